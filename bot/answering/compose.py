@@ -1,0 +1,116 @@
+"""Question in, :class:`Answer` out, without any language model.
+
+The answer quotes the sentences of the best sections that fit the question best,
+word for word, each with document, section, link and licence. The only text the
+bot writes itself is the short framing from :mod:`bot.answering.phrases`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from bot.answering.model import Answer, Source
+from bot.answering.phrases import phrase
+from bot.retrieval.hybrid import GuidanceSearch, Hit, SearchResult
+from bot.retrieval.text import MAX_QUESTION_CHARS, clean_question, detect_language, index_terms, words
+
+MAX_QUOTE_CHARS = 450
+# A sentence ends at . ! ? followed by white space and a capital, quote or digit; a
+# line break always ends one (the guidance's table has one row per line).
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"'‘“(\[A-Z0-9À-Ý])|\n+")
+
+
+def split_sentences(body: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences in ``body``, so quotes stay verbatim."""
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(body):
+        if body[start : m.start()].strip():
+            spans.append((start, m.start()))
+        start = m.end()
+    if body[start:].strip():
+        spans.append((start, len(body.rstrip())))
+    return spans
+
+
+class Answerer:
+    def __init__(self, search: GuidanceSearch):
+        self.search = search
+
+    def answer(self, raw_question: str) -> Answer:
+        question = clean_question(raw_question)
+        if not question:
+            return Answer(raw_question or "", "nl", False, phrase("empty", "nl"), notice="empty")
+        notice = ""
+        if len(question) > MAX_QUESTION_CHARS:
+            question, notice = question[:MAX_QUESTION_CHARS], "truncated"
+        language = detect_language(question)
+        if not words(question):
+            return Answer(question, "nl", False, phrase("no_words", "nl"), notice="no_words")
+        if language == "other":
+            return Answer(question, "nl", False, phrase("other_language", "nl"), notice="other_language")
+        result = self.search.search(question, language)
+        prefix = phrase("truncated", language, limit=MAX_QUESTION_CHARS) + " " if notice else ""
+        top = result.hits[: self.search.params.sections]
+        if not result.grounded:
+            pointers = [_source(h, "") for h in top]
+            framing = prefix + phrase("not_covered", language)
+            return Answer(question, language, False, framing, pointers, notice)
+        sources = [_source(h, self._quote(h, result)) for h in top]
+        return Answer(question, language, True, prefix + phrase("answered", language), sources, notice)
+
+    def _quote(self, hit: Hit, result: SearchResult) -> str:
+        """The one or two adjacent sentences of the hit's chunk that fit the question best."""
+        text = hit.chunk.text
+        body_start = int(hit.chunk.metadata.get("body_start", 0))
+        body = text[body_start:]
+        spans = split_sentences(body)
+        if not spans:
+            return ""
+        sentences = [body[a:b] for a, b in spans]
+        scores = self._sentence_scores(sentences, result)
+        best = int(np.argmax(scores))
+        first, last = best, best
+        # add a neighbour when it also fits, or when the best sentence is short on its own
+        for n in (best + 1, best - 1):
+            if 0 <= n < len(spans):
+                fits = scores[n] >= 0.75 * scores[best]
+                short = spans[best][1] - spans[best][0] < 120
+                if (fits or short) and max(spans[last][1], spans[n][1]) - min(
+                    spans[first][0], spans[n][0]
+                ) <= MAX_QUOTE_CHARS:
+                    first, last = min(first, n), max(last, n)
+                    break
+        quote = body[spans[first][0] : spans[last][1]].strip()
+        if len(quote) > MAX_QUOTE_CHARS:  # one very long sentence: cut at a word, say so
+            quote = quote[:MAX_QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
+        return quote
+
+    def _sentence_scores(self, sentences: list[str], result: SearchResult) -> np.ndarray:
+        lex = self.search.lexical
+        wanted = set(index_terms(result.question, lex.decompounder))
+        wanted |= set(index_terms(" ".join(result.expansion.terms), lex.decompounder))
+        lexical = np.array(
+            [sum(lex.idf(t) for t in set(index_terms(s, lex.decompounder)) & wanted) for s in sentences]
+        )
+        if lexical.max() > 0:
+            lexical = lexical / lexical.max()
+        vectors = np.array(self.search.embeddings.embed_documents(sentences))
+        query = np.array(self.search.embeddings.embed_query(result.question))
+        dense = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query) + 1e-9)
+        return 0.6 * lexical + 0.4 * dense
+
+
+def _source(hit: Hit, quote: str) -> Source:
+    m = hit.chunk.metadata
+    return Source(
+        title=str(m.get("title", "")),
+        section=str(m.get("section", "")),
+        url=str(m.get("url", "")),
+        licence=str(m.get("licence", "")),
+        quote=quote,
+        score=round(float(hit.score), 4),
+        licence_url=str(m.get("licence_url", "")),
+        attribution=str(m.get("attribution", "")),
+    )

@@ -1,0 +1,65 @@
+"""The answer as plain data: what any surface (console, Slack, JSON) renders."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Source:
+    """A verbatim quote from a guidance document and where it stands."""
+
+    title: str
+    section: str  # heading as written in the document; "" before the first heading
+    url: str
+    licence: str
+    quote: str  # word for word from the document; "" for a nearest-section pointer
+    score: float
+    licence_url: str = ""
+    attribution: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    language: str  # "nl" or "en": the language the bot's own words are in
+    answered: bool  # True only when grounded quotes answer the question
+    # The bot's own words (never guidance text): framing, or why there is no answer.
+    framing: str
+    sources: list[Source] = field(default_factory=list)
+    # Why the question was not searched as given: "", "empty", "no_words",
+    # "other_language", "truncated" (answered from the first part only).
+    notice: str = ""
+
+    def as_text(self) -> str:
+        """Plain-text rendering; the bot's words and quotes stay visibly apart."""
+        lines = [f"Ketenbot: {self.framing}"]
+        for n, s in enumerate(self.sources, 1):
+            place = f"{s.title} — {s.section}" if s.section else s.title
+            if s.quote:
+                lines.append("")
+                lines.append(f"[{n}] „{s.quote}”")
+                lines.append(f"    {place}")
+            else:
+                lines.append(f"[{n}] {place}")
+            if s.url:
+                lines.append(f"    {s.url}")
+            if s.quote and s.licence:
+                by = f"{s.attribution}, " if s.attribution else ""
+                lines.append(f"    {by}{s.licence}")
+        return "\n".join(lines)
+
+    def as_json_dict(self) -> dict:
+        """The stable ``ketenbot ask --json`` shape."""
+        return {
+            "question": self.question,
+            "language": self.language,
+            "answered": self.answered,
+            "answer": self.as_text(),
+            "sources": [
+                {k: v for k, v in asdict(s).items() if k in _JSON_SOURCE_KEYS} for s in self.sources
+            ],
+        }
+
+
+_JSON_SOURCE_KEYS = ("title", "section", "url", "licence", "quote", "score")

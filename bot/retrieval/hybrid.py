@@ -1,0 +1,190 @@
+"""Hybrid retrieval: dense vectors from Chroma fused with BM25 over Dutch stems.
+
+The question is widened with the glossary (which also bridges English to the
+Dutch text), both searches run, their scores are fused per chunk and then per
+section, and a grounding check decides whether the guidance covers the question.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from bot.index.store import GuidanceStore
+from bot.retrieval.glossary import Expansion, Glossary
+from bot.retrieval.lexical import LexicalIndex, StoredChunk
+from bot.retrieval.text import content_words, detect_language, index_terms, rarity, stem
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    dense_k: int = 24
+    lexical_weight: float = 0.55
+    dense_weight: float = 0.45
+    expansion_weight: float = 0.5  # BM25 weight of glossary terms relative to question words
+    sections: int = 3
+    # Grounding. A question is answered when it names no subject the guidance never
+    # mentions, and enough of its words are known to the guidance (coverage) while the
+    # best passage shares enough words with it (lexical) or is close in meaning (dense).
+    min_coverage: float = 0.3
+    min_lexical: float = 3.0
+    min_coverage_dense: float = 0.5
+    min_dense: float = 0.45
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One section's best chunk, with the scores that ranked it."""
+
+    chunk: StoredChunk
+    score: float
+    dense: float
+    lexical: float
+
+    @property
+    def section_key(self) -> tuple[str, str]:
+        return (str(self.chunk.metadata.get("doc_path", "")), str(self.chunk.metadata.get("section", "")))
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    question: str
+    language: str
+    hits: list[Hit]
+    coverage: float
+    grounded: bool
+    # subject words of the question that the guidance never uses (e.g. "salaris")
+    unknown_topics: tuple[str, ...] = ()
+    expansion: Expansion = field(default_factory=lambda: Expansion((), frozenset()))
+
+
+class GuidanceSearch:
+    """Everything retrieval needs, loaded once per process."""
+
+    def __init__(
+        self,
+        store: GuidanceStore,
+        embeddings: Embeddings,
+        glossary: Glossary,
+        params: RetrievalParams | None = None,
+    ):
+        self.store = store
+        self.embeddings = embeddings
+        self.glossary = glossary
+        self.params = params or RetrievalParams()
+        self.reload()
+
+    def reload(self) -> None:
+        """Rebuild the lexical index from what the vector store holds now."""
+        ids, docs, metas = self.store.all_records()
+        self.chunks = [StoredChunk(i, d, m or {}) for i, d, m in zip(ids, docs, metas, strict=False)]
+        self.by_id = {c.id: n for n, c in enumerate(self.chunks)}
+        self.lexical = LexicalIndex(self.chunks)
+
+    # -- the search itself -------------------------------------------------------
+    def search(self, question: str, language: str | None = None) -> SearchResult:
+        p = self.params
+        language = language or detect_language(question)
+        expansion = self.glossary.expand(question)
+        weighted: dict[str, float] = {}
+        for t in index_terms(question, self.lexical.decompounder):
+            weighted[t] = weighted.get(t, 0.0) + 1.0
+        for t in index_terms(" ".join(expansion.terms), self.lexical.decompounder):
+            weighted.setdefault(t, p.expansion_weight)
+        lexical = self.lexical.scores(weighted)
+        dense = self._dense(question, expansion) if self.chunks else {}
+
+        top_lex = max(lexical.values(), default=0.0)
+        fused: dict[int, tuple[float, float, float]] = {}
+        floor = min(dense.values(), default=0.0)
+        for i in set(lexical) | set(dense):
+            lex = lexical.get(i, 0.0)
+            den = dense.get(i, floor)
+            score = p.lexical_weight * (lex / top_lex if top_lex else 0.0) + p.dense_weight * den
+            fused[i] = (score, den, lex)
+
+        best: dict[tuple[str, str], Hit] = {}
+        for i, (score, den, lex) in fused.items():
+            hit = Hit(self.chunks[i], score, den, lex)
+            if hit.section_key not in best or best[hit.section_key].score < score:
+                best[hit.section_key] = hit
+        hits = sorted(best.values(), key=lambda h: h.score, reverse=True)
+        coverage = self._coverage(question, expansion)
+        unknown_topics = self._unknown_topics(question, expansion)
+        top = hits[0] if hits else None
+        grounded = bool(
+            top
+            and not unknown_topics
+            and (
+                (coverage >= p.min_coverage and top.lexical >= p.min_lexical)
+                or (coverage >= p.min_coverage_dense and top.dense >= p.min_dense)
+            )
+        )
+        return SearchResult(question, language, hits, coverage, grounded, unknown_topics, expansion)
+
+    def _unknown_topics(self, question: str, expansion: Expansion) -> tuple[str, ...]:
+        topics = self.glossary.topic_words
+        return tuple(
+            w
+            for w in content_words(question)
+            if w in topics and w not in expansion.covered and not self.lexical.knows(stem(w))
+        )
+
+    def _dense(self, question: str, expansion: Expansion) -> dict[int, float]:
+        text = question if not expansion.terms else f"{question} ({' '.join(expansion.terms)})"
+        vector = self.embeddings.embed_query(text)
+        found = self.store.vectorstore.similarity_search_by_vector_with_relevance_scores(
+            vector, k=min(self.params.dense_k, len(self.chunks))
+        )
+        out = {}
+        for doc, distance in found:
+            n = self.by_id.get(doc.id or "")
+            if n is not None:
+                out[n] = 1.0 - float(distance)  # cosine distance -> similarity
+        return out
+
+    def _coverage(self, question: str, expansion: Expansion) -> float:
+        """Share of the question's meaning (IDF-weighted words) the guidance knows about."""
+        total = known = 0.0
+        lex = self.lexical
+        for w in content_words(question):
+            stems = [stem(w)] + [stem(p) for p in lex.decompounder.parts(w)]
+            in_text = [s for s in stems if lex.knows(s)]
+            if in_text:
+                weight = max(lex.idf(s) for s in in_text)
+                total += weight
+                known += weight
+            elif w in expansion.covered:
+                total += lex.max_idf * 0.6
+                known += lex.max_idf * 0.6
+            else:  # unknown to the guidance: a rare word is likely the topic, a common one not
+                weight = 1.0 if w in self.glossary.topic_words else rarity(w)
+                total += lex.max_idf * weight
+        return known / total if total else 0.0
+
+
+class GuidanceRetriever(BaseRetriever):
+    """LangChain face of :class:`GuidanceSearch`: grounded sections as ``Document``s."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    search_engine: GuidanceSearch
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        result = self.search_engine.search(query)
+        if not result.grounded:
+            return []
+        return [
+            Document(
+                page_content=h.chunk.text,
+                id=h.chunk.id,
+                metadata={**h.chunk.metadata, "score": h.score},
+            )
+            for h in result.hits[: self.search_engine.params.sections]
+        ]

