@@ -1,0 +1,136 @@
+"""``ketenbot`` command line: run, chat, ask, index."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+
+from bot.settings import Settings, SettingsError, load_settings
+
+EXIT_CONFIG = 2
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("chromadb", "httpx", "sentence_transformers", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _build(settings: Settings, progress: bool):
+    from bot.core import build_core
+    from bot.index.indexer import EmptyKnowledge
+    from bot.index.store import StoreUnavailable
+
+    say = (lambda msg: print(msg, file=sys.stderr)) if progress else None
+    try:
+        core = build_core(settings, progress=say)
+    except (EmptyKnowledge, StoreUnavailable) as exc:
+        print(f"ketenbot: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from exc
+    for name, reason in core.index_report.skipped if core.index_report else []:
+        print(f"ketenbot: skipped {name}: {reason}", file=sys.stderr)
+    return core
+
+
+def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    core = _build(settings, progress=not args.quiet)
+    r = core.index_report
+    print(
+        f"Index up to date: {r.files} files ({r.unchanged_files} unchanged, {r.parsed_files} parsed, "
+        f"{r.removed_files} removed, {len(r.skipped)} skipped); chunks +{r.chunks_added} "
+        f"-{r.chunks_removed}, {core.store.count()} in total; {time.perf_counter() - started:.1f}s."
+    )
+    return 0
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    questions = args.questions
+    if questions == ["-"]:
+        questions = [line.rstrip("\n") for line in sys.stdin]
+    if not questions:
+        print("ketenbot ask: give a question, or '-' to read one question per line.", file=sys.stderr)
+        return EXIT_CONFIG
+    core = _build(settings, progress=False)
+    for q in questions:
+        answer = core.answerer.answer(q)
+        if args.json:
+            print(json.dumps(answer.as_json_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(answer.as_text() + "\n", flush=True)
+    return 0
+
+
+def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.console import chat
+
+    print("Ketenbot laadt de handreiking…", file=sys.stderr)
+    return chat(_build(settings, progress=False))
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.slack_configured:
+        print(
+            "Geen Slack-tokens ingesteld (SLACK_BOT_TOKEN); Ketenbot start de lokale console.\n"
+            "No Slack tokens configured; starting the local console chat.",
+            file=sys.stderr,
+        )
+        return cmd_chat(settings, args)
+    print(
+        "ketenbot: Slack tokens are configured, but this version has no Slack adapter yet "
+        "(issue 3). Unset SLACK_BOT_TOKEN to use the console, or run 'ketenbot chat'.",
+        file=sys.stderr,
+    )
+    return EXIT_CONFIG
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ketenbot", description="Coach for chain governance (ketensturing)."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run the bot (Slack when tokens are set, else the console)")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("chat", help="local console chat on the same core")
+    p.set_defaults(func=cmd_chat)
+    p = sub.add_parser("ask", help="answer questions and print them")
+    p.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    p.add_argument("questions", nargs="*", help="questions, or '-' for one per line on stdin")
+    p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("index", help="bring the search index up to date with KNOWLEDGE_DIR")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-file progress")
+    p.set_defaults(func=cmd_index)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    _quiet_libraries()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"ketenbot: {exc}\nSee .env.example for every setting.", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return args.func(settings, args)
+    except KeyboardInterrupt:
+        print("\nTot ziens.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
