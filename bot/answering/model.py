@@ -18,6 +18,10 @@ class Source:
     licence_url: str = ""
     attribution: str = ""
 
+    @property
+    def place(self) -> str:
+        return f"{self.title} — {self.section}" if self.section else self.title
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -31,22 +35,30 @@ class Answer:
     # "other_language", "truncated" (answered from the first part only).
     notice: str = ""
 
+    @property
+    def quotes(self) -> list[Source]:
+        return [s for s in self.sources if s.quote]
+
+    @property
+    def pointers(self) -> list[Source]:
+        """Sections pointed to without a quote: nearest sections, or "see also"."""
+        return [s for s in self.sources if not s.quote]
+
     def as_text(self) -> str:
         """Plain-text rendering; the bot's words and quotes stay visibly apart."""
         lines = [f"Ketenbot: {self.framing}"]
-        for n, s in enumerate(self.sources, 1):
-            place = f"{s.title} — {s.section}" if s.section else s.title
-            if s.quote:
-                lines.append("")
-                lines.append(f"[{n}] „{s.quote}”")
-                lines.append(f"    {place}")
-            else:
-                lines.append(f"[{n}] {place}")
+        for n, s in enumerate(self.quotes, 1):
+            lines += ["", f"[{n}] „{s.quote}”", f"    {s.place}"]
             if s.url:
                 lines.append(f"    {s.url}")
-            if s.quote and s.licence:
+            if s.licence:
                 by = f"{s.attribution}, " if s.attribution else ""
                 lines.append(f"    {by}{s.licence}")
+        if self.pointers:
+            if self.quotes:
+                lines += ["", "Ketenbot: " + SEE_ALSO[self.language if self.language in SEE_ALSO else "nl"]]
+            for s in self.pointers:
+                lines.append(f"- {s.place}" + (f" — {s.url}" if s.url else ""))
         return "\n".join(lines)
 
     def as_json_dict(self) -> dict:
@@ -63,3 +75,4 @@ class Answer:
 
 
 _JSON_SOURCE_KEYS = ("title", "section", "url", "licence", "quote", "score")
+SEE_ALSO = {"nl": "Zie ook:", "en": "See also:"}
