@@ -52,8 +52,8 @@ def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     questions = args.questions
-    if questions == ["-"]:
-        questions = [line.rstrip("\n") for line in sys.stdin]
+    if questions == ["-"]:  # undecodable bytes become U+FFFD rather than an error
+        questions = sys.stdin.buffer.read().decode("utf-8", "replace").splitlines()
     if not questions:
         print("ketenbot ask: give a question, or '-' to read one question per line.", file=sys.stderr)
         return EXIT_CONFIG

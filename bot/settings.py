@@ -75,15 +75,21 @@ class Settings:
         return self.data_dir / "chroma"
 
 
+_TOKEN_PREFIX = re.compile(r"^(xox[a-z]-|xapp-)")
+_URL_PASSWORD = re.compile(r"(?<=:)[^:@/]*(?=@)")
+
+
 def _mask(secret: str) -> str:
-    return "" if not secret else secret[:5] + "…"
+    """Show that a secret is set, and its kind for Slack tokens, never any of its own characters."""
+    if not secret:
+        return ""
+    prefix = _TOKEN_PREFIX.match(secret)
+    return (prefix.group(1) if prefix else "") + "***"
 
 
 def _mask_url(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password:
-        return url.replace(f":{parsed.password}@", ":***@")
-    return url
+    """Hide the password of ``user:password@host``, with or without a scheme."""
+    return _URL_PASSWORD.sub("***", url)
 
 
 def load_settings(
@@ -93,7 +99,8 @@ def load_settings(
     values: dict[str, str] = {}
     if env_file is not None and env_file.is_file():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    values.update(os.environ if environ is None else environ)
+    # the environment wins, but an empty variable does not wipe a value from .env
+    values.update({k: v for k, v in (os.environ if environ is None else environ).items() if v})
 
     def get(name: str, default: str = "") -> str:
         return (values.get(name) or "").strip() or default
@@ -125,7 +132,9 @@ def load_settings(
     knowledge_dir = Path(get("KNOWLEDGE_DIR", "knowledge")).expanduser()
     chroma_url = get("CHROMA_URL")
     if chroma_url and not _is_http_url(chroma_url):
-        errors.append(f"CHROMA_URL must look like 'http://127.0.0.1:8000', got {chroma_url!r}.")
+        errors.append(
+            f"CHROMA_URL must look like 'http://127.0.0.1:8000', got {_mask_url(chroma_url)!r}."
+        )
 
     admins = tuple(a for a in re.split(r"[,\s]+", get("ADMIN_USER_IDS")) if a)
     bad_admins = [a for a in admins if not _SLACK_ID.match(a)]
@@ -134,7 +143,7 @@ def load_settings(
             "ADMIN_USER_IDS must be Slack user IDs such as U012ABCDEF, separated by commas; "
             f"not valid: {', '.join(bad_admins)}."
         )
-    tz = get("TZ", "Europe/Amsterdam")
+    tz = get("TZ", "Europe/Amsterdam").removeprefix(":")  # ':Europe/Amsterdam' is glibc style
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):

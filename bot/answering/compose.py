@@ -17,6 +17,9 @@ from bot.retrieval.hybrid import GuidanceSearch, Hit, SearchResult
 from bot.retrieval.text import MAX_QUESTION_CHARS, clean_question, detect_language, index_terms, words
 
 MAX_QUOTE_CHARS = 450
+#: Sources scoring below this share of the best one are shown as "see also" links
+#: without a quote: still pointed to, but not quoted as if they answered the question.
+SEE_ALSO_RATIO = 0.6
 # A sentence ends at . ! ? followed by white space and a capital, quote or digit; a
 # line break always ends one (the guidance's table has one row per line).
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"'‘“(\[A-Z0-9À-Ý])|\n+")
@@ -41,7 +44,7 @@ class Answerer:
     def answer(self, raw_question: str) -> Answer:
         question = clean_question(raw_question)
         if not question:
-            return Answer(raw_question or "", "nl", False, phrase("empty", "nl"), notice="empty")
+            return Answer("", "nl", False, phrase("empty", "nl"), notice="empty")
         notice = ""
         if len(question) > MAX_QUESTION_CHARS:
             question, notice = question[:MAX_QUESTION_CHARS], "truncated"
@@ -57,7 +60,10 @@ class Answerer:
             pointers = [_source(h, "") for h in top]
             framing = prefix + phrase("not_covered", language)
             return Answer(question, language, False, framing, pointers, notice)
-        sources = [_source(h, self._quote(h, result)) for h in top]
+        best = top[0].score
+        sources = [
+            _source(h, self._quote(h, result) if h.score >= SEE_ALSO_RATIO * best else "") for h in top
+        ]
         return Answer(question, language, True, prefix + phrase("answered", language), sources, notice)
 
     def _quote(self, hit: Hit, result: SearchResult) -> str:

@@ -11,7 +11,10 @@ from wordfreq import zipf_frequency
 
 MAX_QUESTION_CHARS = 2000
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# control characters, zero-width and bidi controls, and lone surrogates (undecodable bytes)
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
 
 # Function words and words that say "I am asking a question" rather than what about.
@@ -80,7 +83,13 @@ def detect_language(text: str) -> str:
 
 
 def content_words(text: str) -> list[str]:
-    return [w for w in words(text) if w not in DUTCH_STOP and w not in ENGLISH_STOP and len(w) > 1]
+    found = []
+    for w in words(text):
+        if w.endswith("'s"):  # KPI's, team's
+            w = w[:-2]
+        if w not in DUTCH_STOP and w not in ENGLISH_STOP and len(w) > 1:
+            found.append(w)
+    return found
 
 
 class Decompounder:
