@@ -79,7 +79,9 @@ def section_url(prov: Provenance, heading: str) -> str:
 def chunk_document(doc: ParsedDocument, prov: Provenance, doc_hash: str) -> list[Chunk]:
     chunks: list[Chunk] = []
     for s_index, section in enumerate(doc.sections):
-        prefix = f"{section.heading}\n\n" if section.heading else ""
+        # Text before the first heading stands under the document's own title.
+        context = section.heading or doc.title
+        prefix = f"{context}\n\n" if context else ""
         for c_index, body in enumerate(_SPLITTER.split_text(section.text)):
             text = prefix + body
             key = "\x1f".join([doc.path, section.heading, text, repr(prov)])
