@@ -145,3 +145,14 @@ def test_changing_the_embedding_model_rebuilds_the_collection(tmp_path, knowledg
     assert other.count() == 0
     assert other.collection.metadata["embedding_model"] == "model-b"
     assert other.collection.name == COLLECTION
+
+
+def test_repeated_identical_text_under_one_heading_is_indexed_once(tmp_path):
+    folder = tmp_path / "kb"
+    folder.mkdir()
+    para = "Dezelfde alinea over ketensamenwerking staat hier twee keer. " * 20
+    (folder / "dubbel.md").write_text(f"# Doc\n\n## Deel\n\n{para}\n\n{para}\n", encoding="utf-8")
+    store = _store(tmp_path, folder, CountingEmbeddings())
+    report = sync_index(store, folder)
+    ids = store.collection.get()["ids"]
+    assert report.chunks_added == len(ids) == len(set(ids)) >= 1

@@ -78,6 +78,7 @@ def section_url(prov: Provenance, heading: str) -> str:
 
 def chunk_document(doc: ParsedDocument, prov: Provenance, doc_hash: str) -> list[Chunk]:
     chunks: list[Chunk] = []
+    seen: set[str] = set()
     for s_index, section in enumerate(doc.sections):
         # Text before the first heading stands under the document's own title.
         context = section.heading or doc.title
@@ -85,9 +86,13 @@ def chunk_document(doc: ParsedDocument, prov: Provenance, doc_hash: str) -> list
         for c_index, body in enumerate(_SPLITTER.split_text(section.text)):
             text = prefix + body
             key = "\x1f".join([doc.path, section.heading, text, repr(prov)])
+            chunk_id = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+            if chunk_id in seen:  # the same text twice under one heading: index it once
+                continue
+            seen.add(chunk_id)
             chunks.append(
                 Chunk(
-                    id=hashlib.sha256(key.encode("utf-8")).hexdigest()[:40],
+                    id=chunk_id,
                     text=text,
                     metadata={
                         "doc_path": doc.path,
