@@ -8,6 +8,7 @@ bot writes itself is the short framing from :mod:`bot.answering.phrases`.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 
 import numpy as np
 
@@ -38,8 +39,11 @@ def split_sentences(body: str) -> list[tuple[int, int]]:
 
 
 class Answerer:
-    def __init__(self, search: GuidanceSearch):
+    def __init__(self, search: GuidanceSearch, cache_size: int = 20_000):
         self.search = search
+        # sentence -> unit vector; the guidance's sentences are embedded once per process
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
 
     def answer(self, raw_question: str) -> Answer:
         question = clean_question(raw_question)
@@ -60,22 +64,28 @@ class Answerer:
             pointers = [_source(h, "") for h in top]
             framing = prefix + phrase("not_covered", language)
             return Answer(question, language, False, framing, pointers, notice)
-        best = top[0].score
-        sources = [
-            _source(h, self._quote(h, result) if h.score >= SEE_ALSO_RATIO * best else "") for h in top
-        ]
+        quoted = [h for h in top if h.score >= SEE_ALSO_RATIO * top[0].score]
+        quotes = self._quotes(quoted, result)
+        sources = [_source(h, quotes.get(h.chunk.id, "")) for h in top]
         return Answer(question, language, True, prefix + phrase("answered", language), sources, notice)
 
-    def _quote(self, hit: Hit, result: SearchResult) -> str:
-        """The one or two adjacent sentences of the hit's chunk that fit the question best."""
-        text = hit.chunk.text
-        body_start = int(hit.chunk.metadata.get("body_start", 0))
-        body = text[body_start:]
-        spans = split_sentences(body)
-        if not spans:
-            return ""
+    def _quotes(self, hits: list[Hit], result: SearchResult) -> dict[str, str]:
+        """Per hit, the one or two adjacent sentences of its chunk that fit the question best."""
+        bodies = {}
+        for hit in hits:
+            body = hit.chunk.text[int(hit.chunk.metadata.get("body_start", 0)) :]
+            spans = split_sentences(body)
+            if spans:
+                bodies[hit.chunk.id] = (body, spans)
+        all_sentences = [body[a:b] for body, spans in bodies.values() for a, b in spans]
+        self._embed_missing(all_sentences)
+        query = _unit(np.array(self.search.embeddings.embed_query(result.question)))
+        wanted = self._wanted_terms(result)
+        return {cid: self._pick(body, spans, query, wanted) for cid, (body, spans) in bodies.items()}
+
+    def _pick(self, body: str, spans: list[tuple[int, int]], query: np.ndarray, wanted: set[str]) -> str:
         sentences = [body[a:b] for a, b in spans]
-        scores = self._sentence_scores(sentences, result)
+        scores = self._sentence_scores(sentences, query, wanted)
         best = int(np.argmax(scores))
         first, last = best, best
         # add a neighbour when it also fits, or when the best sentence is short on its own
@@ -93,19 +103,36 @@ class Answerer:
             quote = quote[:MAX_QUOTE_CHARS].rsplit(" ", 1)[0] + " …"
         return quote
 
-    def _sentence_scores(self, sentences: list[str], result: SearchResult) -> np.ndarray:
+    def _wanted_terms(self, result: SearchResult) -> set[str]:
         lex = self.search.lexical
         wanted = set(index_terms(result.question, lex.decompounder))
-        wanted |= set(index_terms(" ".join(result.expansion.terms), lex.decompounder))
+        return wanted | set(index_terms(" ".join(result.expansion.terms), lex.decompounder))
+
+    def _embed_missing(self, sentences: list[str]) -> None:
+        missing = list(dict.fromkeys(s for s in sentences if s not in self._vectors))
+        if missing:
+            for sentence, vector in zip(
+                missing, self.search.embeddings.embed_documents(missing), strict=True
+            ):
+                self._vectors[sentence] = _unit(np.array(vector))
+        for sentence in sentences:
+            self._vectors.move_to_end(sentence)
+        while len(self._vectors) > self._cache_size:
+            self._vectors.popitem(last=False)
+
+    def _sentence_scores(self, sentences: list[str], query: np.ndarray, wanted: set[str]) -> np.ndarray:
+        lex = self.search.lexical
         lexical = np.array(
             [sum(lex.idf(t) for t in set(index_terms(s, lex.decompounder)) & wanted) for s in sentences]
         )
         if lexical.max() > 0:
             lexical = lexical / lexical.max()
-        vectors = np.array(self.search.embeddings.embed_documents(sentences))
-        query = np.array(self.search.embeddings.embed_query(result.question))
-        dense = vectors @ query / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(query) + 1e-9)
+        dense = np.array([self._vectors[s] @ query for s in sentences])
         return 0.6 * lexical + 0.4 * dense
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / (np.linalg.norm(vector) + 1e-9)
 
 
 def _source(hit: Hit, quote: str) -> Source:

