@@ -71,7 +71,7 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console import chat
 
     print("Ketenbot laadt de handreiking…", file=sys.stderr)
-    return chat(_build(settings, progress=False))
+    return chat(_build(settings, progress=True))
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

@@ -117,3 +117,27 @@ def test_sentence_spans_cover_table_rows_and_keep_text_verbatim():
     assert parts[0] == "Eerste zin." and parts[1] == "Tweede zin?"
     assert parts[2] == "Strategische focus Van geval tot geval"
     assert all(p in body for p in parts)
+
+
+def test_concurrent_answers_equal_serial_answers(core):
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [
+        "Hoe bouwen we vertrouwen op tussen de partners?",
+        "What should the board do when something goes wrong?",
+        "Waarom is geduld nodig?",
+        "Should we put staff from different agencies in one office?",
+    ] * 4
+    serial = [core.answerer.answer(q) for q in questions]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(core.answerer.answer, questions))
+    assert parallel == serial
+
+
+def test_sentence_cache_stays_within_its_bound(core):
+    from bot.answering.compose import Answerer
+
+    small = Answerer(core.search, cache_size=5)
+    answer = small.answer("Hoe bouwen we vertrouwen op tussen de partners?")
+    assert answer.answered and answer.sources[0].quote
+    assert len(small._vectors) <= 5

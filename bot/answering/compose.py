@@ -8,6 +8,7 @@ bot writes itself is the short framing from :mod:`bot.answering.phrases`.
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -44,6 +45,7 @@ class Answerer:
         # sentence -> unit vector; the guidance's sentences are embedded once per process
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self._lock = threading.Lock()  # Slack listeners answer on several threads
 
     def answer(self, raw_question: str) -> Answer:
         question = clean_question(raw_question)
@@ -78,14 +80,24 @@ class Answerer:
             if spans:
                 bodies[hit.chunk.id] = (body, spans)
         all_sentences = [body[a:b] for body, spans in bodies.values() for a, b in spans]
-        self._embed_missing(all_sentences)
         query = _unit(np.array(self.search.embeddings.embed_query(result.question)))
         wanted = self._wanted_terms(result)
-        return {cid: self._pick(body, spans, query, wanted) for cid, (body, spans) in bodies.items()}
+        with self._lock:
+            vectors = self._vectors_for(all_sentences)
+        return {
+            cid: self._pick(body, spans, query, wanted, vectors) for cid, (body, spans) in bodies.items()
+        }
 
-    def _pick(self, body: str, spans: list[tuple[int, int]], query: np.ndarray, wanted: set[str]) -> str:
+    def _pick(
+        self,
+        body: str,
+        spans: list[tuple[int, int]],
+        query: np.ndarray,
+        wanted: set[str],
+        vectors: dict[str, np.ndarray],
+    ) -> str:
         sentences = [body[a:b] for a, b in spans]
-        scores = self._sentence_scores(sentences, query, wanted)
+        scores = self._sentence_scores(sentences, query, wanted, vectors)
         best = int(np.argmax(scores))
         first, last = best, best
         # add a neighbour when it also fits, or when the best sentence is short on its own
@@ -108,7 +120,8 @@ class Answerer:
         wanted = set(index_terms(result.question, lex.decompounder))
         return wanted | set(index_terms(" ".join(result.expansion.terms), lex.decompounder))
 
-    def _embed_missing(self, sentences: list[str]) -> None:
+    def _vectors_for(self, sentences: list[str]) -> dict[str, np.ndarray]:
+        """Unit vectors of ``sentences``, embedding only those not seen before (caller holds the lock)."""
         missing = list(dict.fromkeys(s for s in sentences if s not in self._vectors))
         if missing:
             for sentence, vector in zip(
@@ -117,17 +130,21 @@ class Answerer:
                 self._vectors[sentence] = _unit(np.array(vector))
         for sentence in sentences:
             self._vectors.move_to_end(sentence)
+        found = {sentence: self._vectors[sentence] for sentence in sentences}
         while len(self._vectors) > self._cache_size:
             self._vectors.popitem(last=False)
+        return found
 
-    def _sentence_scores(self, sentences: list[str], query: np.ndarray, wanted: set[str]) -> np.ndarray:
+    def _sentence_scores(
+        self, sentences: list[str], query: np.ndarray, wanted: set[str], vectors: dict[str, np.ndarray]
+    ) -> np.ndarray:
         lex = self.search.lexical
         lexical = np.array(
             [sum(lex.idf(t) for t in set(index_terms(s, lex.decompounder)) & wanted) for s in sentences]
         )
         if lexical.max() > 0:
             lexical = lexical / lexical.max()
-        dense = np.array([self._vectors[s] @ query for s in sentences])
+        dense = np.array([vectors[s] @ query for s in sentences])
         return 0.6 * lexical + 0.4 * dense
 
 
