@@ -141,3 +141,21 @@ def test_sentence_cache_stays_within_its_bound(core):
     answer = small.answer("Hoe bouwen we vertrouwen op tussen de partners?")
     assert answer.answered and answer.sources[0].quote
     assert len(small._vectors) <= 5
+
+
+def test_probes_point_at_a_section_but_are_never_quoted(tmp_path, knowledge_copy):
+    from dataclasses import replace
+
+    from bot.core import build_core
+    from tests.conftest import make_settings
+
+    side = knowledge_copy / (NORA_FILE.name + ".questions.yaml")
+    side.write_text('"Gebruik \'vreemde ogen\'":\n  - "Zullen we de buren eens laten meekijken?"\n',
+                    encoding="utf-8")
+    core = build_core(make_settings(tmp_path, knowledge_copy))
+    core.search.params = replace(core.search.params, probe_weight=1.0)
+    answer = core.answerer.answer("Zullen we de buren eens laten meekijken?")
+    assert answer.sources[0].section == "Gebruik 'vreemde ogen'"
+    for s in answer.sources:
+        assert "buren" not in s.quote
+        assert _flat(s.quote).removesuffix(" …") in SOURCE

@@ -156,3 +156,38 @@ def test_repeated_identical_text_under_one_heading_is_indexed_once(tmp_path):
     report = sync_index(store, folder)
     ids = store.collection.get()["ids"]
     assert report.chunks_added == len(ids) == len(set(ids)) >= 1
+
+
+def _write_probes(knowledge: Path, text: str) -> Path:
+    side = knowledge / (NORA_FILE.name + ".questions.yaml")
+    side.write_text(text, encoding="utf-8")
+    return side
+
+
+def test_anticipated_questions_are_indexed_as_probes_of_their_section(tmp_path, knowledge_copy):
+    _write_probes(knowledge_copy, '"Geduld":\n  - "Hoe lang moeten we volhouden?"\n  - "Why so slow?"\n')
+    store = _store(tmp_path, knowledge_copy, CountingEmbeddings())
+    sync_index(store, knowledge_copy)
+    probes = store.collection.get(where={"kind": "probe"}, include=["documents", "metadatas"])
+    assert sorted(probes["documents"]) == ["Hoe lang moeten we volhouden?", "Why so slow?"]
+    assert {m["section"] for m in probes["metadatas"]} == {"Geduld"}
+    texts = store.collection.get(where={"kind": "text"})["ids"]
+    assert len(texts) + 2 == store.count()
+
+
+def test_changing_the_questions_file_reindexes_only_the_probes(tmp_path, knowledge_copy):
+    side = _write_probes(knowledge_copy, '"Geduld":\n  - "Hoe lang moeten we volhouden?"\n')
+    emb = CountingEmbeddings()
+    store = _store(tmp_path, knowledge_copy, emb)
+    sync_index(store, knowledge_copy)
+    side.write_text('"Geduld":\n  - "Hoe lang moeten we volhouden?"\n  - "Nieuwe vraag?"\n', encoding="utf-8")
+    emb.embedded.clear()
+    report = sync_index(store, knowledge_copy)
+    assert report.parsed_files == 1 and emb.embedded == ["Nieuwe vraag?"]
+
+
+def test_a_malformed_questions_file_skips_the_document_with_its_name(tmp_path, knowledge_copy):
+    _write_probes(knowledge_copy, "- just a list\n")
+    store = _store(tmp_path, knowledge_copy, CountingEmbeddings())
+    with pytest.raises(EmptyKnowledge):  # the only document could not be read
+        sync_index(store, knowledge_copy)

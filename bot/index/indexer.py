@@ -15,9 +15,12 @@ from pathlib import Path
 
 from bot.index.store import GuidanceStore
 from bot.ingest.chunks import (
+    PROBES_SUFFIX,
     SIDECAR_SUFFIX,
     Chunk,
     chunk_document,
+    probes_path,
+    read_probes,
     read_sidecar,
     resolve_provenance,
     sidecar_path,
@@ -65,7 +68,7 @@ def knowledge_files(folder: Path) -> list[Path]:
         rel_parts = path.relative_to(folder).parts
         if any(part.startswith(".") for part in rel_parts) or not path.is_file():
             continue
-        if path.name.lower() in IGNORED_NAMES or path.name.endswith(SIDECAR_SUFFIX):
+        if path.name.lower() in IGNORED_NAMES or path.name.endswith((SIDECAR_SUFFIX, PROBES_SUFFIX)):
             continue
         if path.suffix.lower() in SUPPORTED_SUFFIXES:
             found.append(path)
@@ -74,9 +77,9 @@ def knowledge_files(folder: Path) -> list[Path]:
 
 def file_hash(path: Path) -> str:
     digest = hashlib.sha256(path.read_bytes())
-    side = sidecar_path(path)
-    if side.is_file():
-        digest.update(b"\x00sidecar\x00" + side.read_bytes())
+    for side in (sidecar_path(path), probes_path(path)):
+        if side.is_file():
+            digest.update(b"\x00" + side.name.encode() + b"\x00" + side.read_bytes())
     return digest.hexdigest()[:40]
 
 
@@ -110,12 +113,13 @@ def sync_index(store: GuidanceStore, folder: Path, progress: Progress | None = N
         try:
             doc = load_document(path, rel)
             prov = resolve_provenance(doc, read_sidecar(path))
+            probes = read_probes(path)
         except (LoadError, ValueError, OSError) as exc:
             log.warning("Skipped %s: %s", rel, exc)
             report.skipped.append((rel, str(exc)))
             # keep what was indexed before: a broken edit should not erase a document
             continue
-        chunks = chunk_document(doc, prov, digest)
+        chunks = chunk_document(doc, prov, digest, probes)
         report.parsed_files += 1
         report.pages += len(doc.sections)
         _apply(store, chunks, old_ids, digest, report)

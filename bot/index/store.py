@@ -23,6 +23,8 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 COLLECTION = "ketenbot_guidance"
+#: Bumped when the chunk metadata changes shape; an index of another version is rebuilt.
+INDEX_VERSION = "2"
 
 
 class StoreUnavailable(RuntimeError):
@@ -71,18 +73,20 @@ def make_client(settings: Settings) -> chromadb.ClientAPI:
 def open_store(settings: Settings, embeddings: Embeddings) -> GuidanceStore:
     """Open (or create) the collection; start it afresh if it was built with another model."""
     client = make_client(settings)
-    wanted = {"embedding_model": settings.embedding_model, "hnsw:space": "cosine"}
+    wanted = {
+        "embedding_model": settings.embedding_model,
+        "index_version": INDEX_VERSION,
+        "hnsw:space": "cosine",
+    }
     try:
         existing = client.get_collection(COLLECTION)
     except Exception:  # NotFoundError in Chroma 1.x, ValueError before
         existing = None
-    if existing is not None and (existing.metadata or {}).get("embedding_model") != wanted[
-        "embedding_model"
-    ]:
+    have = (existing.metadata or {}) if existing is not None else {}
+    if existing is not None and any(have.get(k) != wanted[k] for k in ("embedding_model", "index_version")):
         log.warning(
-            "Index was built with embedding model %r; rebuilding for %r.",
-            (existing.metadata or {}).get("embedding_model"),
-            settings.embedding_model,
+            "Index was built with embedding model %r (index version %r); rebuilding for %r (%s).",
+            have.get("embedding_model"), have.get("index_version"), settings.embedding_model, INDEX_VERSION,
         )
         client.delete_collection(COLLECTION)
     vectorstore = Chroma(

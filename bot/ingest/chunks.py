@@ -10,6 +10,7 @@ heading, so both the embedding and the lexical index know where it stands;
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -22,6 +23,11 @@ from bot.ingest.model import ParsedDocument, Provenance
 CHUNK_SIZE = 900
 CHUNK_OVERLAP = 150
 SIDECAR_SUFFIX = ".meta.yaml"
+#: Anticipated questions per section (doc2query), in the team's own words. They are
+#: indexed as ``kind: probe`` chunks that point search at a section; never quoted.
+PROBES_SUFFIX = ".questions.yaml"
+
+log = logging.getLogger(__name__)
 
 _SPLITTER = RecursiveCharacterTextSplitter(
     chunk_size=CHUNK_SIZE,
@@ -41,6 +47,21 @@ class Chunk:
 
 def sidecar_path(path: Path) -> Path:
     return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def probes_path(path: Path) -> Path:
+    return path.with_name(path.name + PROBES_SUFFIX)
+
+
+def read_probes(path: Path) -> dict[str, list[str]]:
+    """Section heading -> anticipated questions, from ``<file>.questions.yaml`` if present."""
+    side = probes_path(path)
+    if not side.is_file():
+        return {}
+    data = yaml.safe_load(side.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise ValueError(f"{side.name}: expected a list of questions under each section heading")
+    return {str(k or ""): [str(q).strip() for q in v if str(q).strip()] for k, v in data.items()}
 
 
 def read_sidecar(path: Path) -> dict[str, str]:
@@ -76,9 +97,15 @@ def section_url(prov: Provenance, heading: str) -> str:
     return f"{prov.url}#{anchor}"
 
 
-def chunk_document(doc: ParsedDocument, prov: Provenance, doc_hash: str) -> list[Chunk]:
+def chunk_document(
+    doc: ParsedDocument, prov: Provenance, doc_hash: str, probes: dict[str, list[str]] | None = None
+) -> list[Chunk]:
     chunks: list[Chunk] = []
     seen: set[str] = set()
+    probes = probes or {}
+    unknown = set(probes) - {s.heading for s in doc.sections}
+    if unknown:
+        log.warning("%s: questions for sections that do not exist: %s", doc.path, sorted(unknown))
     for s_index, section in enumerate(doc.sections):
         # Text before the first heading stands under the document's own title.
         context = section.heading or doc.title
@@ -106,7 +133,22 @@ def chunk_document(doc: ParsedDocument, prov: Provenance, doc_hash: str) -> list
                         "licence_url": prov.licence_url,
                         "attribution": prov.attribution,
                         "body_start": len(prefix),
+                        "kind": "text",
                     },
                 )
             )
+        for p_index, question in enumerate(probes.get(section.heading, [])):
+            key = "\x1f".join([doc.path, section.heading, "probe", question])
+            chunk_id = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+            if chunk_id in seen:
+                continue
+            seen.add(chunk_id)
+            meta = {**chunks[-1].metadata} if chunks else {}
+            meta.update(
+                doc_path=doc.path, doc_hash=doc_hash, title=prov.title, section=section.heading,
+                section_index=s_index, chunk_index=p_index, url=section_url(prov, section.heading),
+                licence=prov.licence, licence_url=prov.licence_url, attribution=prov.attribution,
+                body_start=0, kind="probe",
+            )
+            chunks.append(Chunk(id=chunk_id, text=question, metadata=meta))
     return chunks

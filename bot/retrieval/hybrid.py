@@ -24,6 +24,7 @@ from bot.retrieval.text import content_words, detect_language, index_terms, rari
 @dataclass(frozen=True)
 class RetrievalParams:
     dense_k: int = 24
+    probe_weight: float = 0.0  # weight of the closest anticipated question per section
     lexical_weight: float = 0.55
     dense_weight: float = 0.45
     expansion_weight: float = 0.5  # BM25 weight of glossary terms relative to question words
@@ -40,6 +41,10 @@ class RetrievalParams:
     min_dense: float = 0.4
 
 
+def _section_key(chunk: StoredChunk) -> tuple[str, str]:
+    return (str(chunk.metadata.get("doc_path", "")), str(chunk.metadata.get("section", "")))
+
+
 @dataclass(frozen=True)
 class Hit:
     """One section's best chunk, with the scores that ranked it."""
@@ -48,10 +53,11 @@ class Hit:
     score: float
     dense: float
     lexical: float
+    probe: float = 0.0  # similarity of the section's closest anticipated question
 
     @property
     def section_key(self) -> tuple[str, str]:
-        return (str(self.chunk.metadata.get("doc_path", "")), str(self.chunk.metadata.get("section", "")))
+        return _section_key(self.chunk)
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,16 @@ class GuidanceSearch:
     def reload(self) -> None:
         """Rebuild the lexical index from what the vector store holds now."""
         ids, docs, metas = self.store.all_records()
-        self.chunks = [StoredChunk(i, d, m or {}) for i, d, m in zip(ids, docs, metas, strict=False)]
+        records = [StoredChunk(i, d, m or {}) for i, d, m in zip(ids, docs, metas, strict=True)]
+        # text chunks are searched and quoted; probes (anticipated questions) only point
+        self.chunks = [c for c in records if c.metadata.get("kind") != "probe"]
+        self.probes = [c for c in records if c.metadata.get("kind") == "probe"]
         self.by_id = {c.id: n for n, c in enumerate(self.chunks)}
+        self.probe_by_id = {c.id: n for n, c in enumerate(self.probes)}
         self.lexical = LexicalIndex(self.chunks)
+        self.first_chunk: dict[tuple[str, str], int] = {}
+        for n, c in enumerate(self.chunks):
+            self.first_chunk.setdefault(_section_key(c), n)
 
     # -- the search itself -------------------------------------------------------
     def search(self, question: str, language: str | None = None) -> SearchResult:
@@ -100,7 +113,9 @@ class GuidanceSearch:
         for t in index_terms(" ".join(expansion.terms), self.lexical.decompounder):
             weighted.setdefault(t, p.expansion_weight)
         lexical = self.lexical.scores(weighted)
-        dense = self._dense(question, expansion) if self.chunks else {}
+        vector = self._query_vector(question, expansion) if self.chunks else None
+        dense = self._dense(vector, "text", self.by_id, len(self.chunks)) if vector else {}
+        probe = self._probe_scores(vector) if vector and self.probes else {}
 
         top_lex = max(lexical.values(), default=0.0)
         fused: dict[int, tuple[float, float, float]] = {}
@@ -116,6 +131,14 @@ class GuidanceSearch:
             hit = Hit(self.chunks[i], score, den, lex)
             if hit.section_key not in best or best[hit.section_key].score < score:
                 best[hit.section_key] = hit
+        for key, sim in probe.items():  # a matching anticipated question adds to its section
+            hit = best.get(key)
+            if hit is None:
+                n = self.first_chunk.get(key)
+                if n is None:
+                    continue
+                hit = Hit(self.chunks[n], 0.0, floor, 0.0)
+            best[key] = Hit(hit.chunk, hit.score + p.probe_weight * sim, hit.dense, hit.lexical, sim)
         hits = sorted(best.values(), key=lambda h: h.score, reverse=True)
         coverage = self._coverage(question, expansion)
         unknown_topics = self._unknown_topics(question, expansion)
@@ -139,18 +162,29 @@ class GuidanceSearch:
             if w in topics and w not in expansion.covered and not self.lexical.knows(stem(w))
         )
 
-    def _dense(self, question: str, expansion: Expansion) -> dict[int, float]:
+    def _query_vector(self, question: str, expansion: Expansion) -> list[float]:
         text = question if not expansion.terms else f"{question} ({' '.join(expansion.terms)})"
-        vector = self.embeddings.embed_query(text)
+        return self.embeddings.embed_query(text)
+
+    def _dense(self, vector: list[float], kind: str, ids: dict[str, int], size: int) -> dict[int, float]:
+        """Cosine similarity of the nearest chunks of one kind ("text" or "probe")."""
         found = self.store.vectorstore.similarity_search_by_vector_with_relevance_scores(
-            vector, k=min(self.params.dense_k, len(self.chunks))
+            vector, k=min(self.params.dense_k, size), filter={"kind": kind}
         )
         out = {}
         for doc, distance in found:
-            n = self.by_id.get(doc.id or "")
+            n = ids.get(doc.id or "")
             if n is not None:
                 out[n] = 1.0 - float(distance)  # cosine distance -> similarity
         return out
+
+    def _probe_scores(self, vector: list[float]) -> dict[tuple[str, str], float]:
+        """Per section, the similarity of its closest anticipated question."""
+        best: dict[tuple[str, str], float] = {}
+        for n, sim in self._dense(vector, "probe", self.probe_by_id, len(self.probes)).items():
+            key = _section_key(self.probes[n])
+            best[key] = max(best.get(key, -1.0), sim)
+        return best
 
     def _coverage(self, question: str, expansion: Expansion) -> float:
         """Share of the question's meaning (IDF-weighted words) the guidance knows about."""
