@@ -24,7 +24,7 @@ from bot.retrieval.text import content_words, detect_language, index_terms, rari
 @dataclass(frozen=True)
 class RetrievalParams:
     dense_k: int = 24
-    probe_weight: float = 0.0  # weight of the closest anticipated question per section
+    probe_weight: float = 0.6  # weight of the closest anticipated question per section
     lexical_weight: float = 0.55
     dense_weight: float = 0.45
     expansion_weight: float = 0.5  # BM25 weight of glossary terms relative to question words
