@@ -63,6 +63,8 @@ def evaluate(core, questions: list[dict]) -> dict:
                 "top_dense": round(result.hits[0].dense, 3) if result.hits else 0.0,
                 "top_lexical": round(result.hits[0].lexical, 2) if result.hits else 0.0,
                 "top_probe": round(max((h.probe for h in result.hits), default=0.0), 3),
+                "inside": round(result.inside, 3),
+                "outside": round(result.outside, 3),
                 "hit1": bool(ranked[:1] and ranked[0] in right),
                 "hit3": bool(right & set(ranked)),
                 "ms": elapsed * 1000,

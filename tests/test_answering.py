@@ -159,3 +159,23 @@ def test_probes_point_at_a_section_but_are_never_quoted(tmp_path, knowledge_copy
     for s in answer.sources:
         assert "buren" not in s.quote
         assert _flat(s.quote).removesuffix(" …") in SOURCE
+
+
+def test_a_question_near_the_out_of_scope_bank_is_refused(tmp_path, knowledge_copy):
+    from dataclasses import replace
+
+    from bot.core import build_core
+    from tests.conftest import make_settings
+
+    question = "Op welke dag van de week vergadert de stuurgroep van de keten meestal?"
+    (knowledge_copy / "out-of-scope.questions.yaml").write_text(
+        f'topics:\n  meetings:\n    - "{question}"\n', encoding="utf-8"
+    )
+    core = build_core(make_settings(tmp_path, knowledge_copy))
+    core.search.params = replace(core.search.params, scope_margin=9.0)  # scope check off
+    assert core.answerer.answer(question).answered  # words and meaning alone let it through
+    core.search.params = replace(core.search.params, scope_margin=0.0)
+    refused = core.answerer.answer(question)
+    assert not refused.answered
+    kept = core.answerer.answer("Hoe bouwen we vertrouwen op tussen werkvloer en management?")
+    assert kept.answered

@@ -192,3 +192,31 @@ def test_a_malformed_questions_file_skips_the_document_with_its_name(tmp_path, k
     store = _store(tmp_path, knowledge_copy, CountingEmbeddings())
     with pytest.raises(EmptyKnowledge):  # the only document could not be read
         sync_index(store, knowledge_copy)
+
+
+def test_out_of_scope_questions_are_indexed_incrementally(tmp_path, knowledge_copy):
+    scope = knowledge_copy / "out-of-scope.questions.yaml"
+    scope.write_text('topics:\n  money:\n    - "Wat kost een ketenconferentie?"\n', encoding="utf-8")
+    emb = CountingEmbeddings()
+    store = _store(tmp_path, knowledge_copy, emb)
+    sync_index(store, knowledge_copy)
+    got = store.collection.get(where={"kind": "scope"}, include=["documents", "metadatas"])
+    assert got["documents"] == ["Wat kost een ketenconferentie?"]
+    assert got["metadatas"][0]["topic"] == "money"
+    scope.write_text('topics:\n  money:\n    - "Wat kost een ketenconferentie?"\n    - "Wie betaalt?"\n',
+                     encoding="utf-8")
+    emb.embedded.clear()
+    sync_index(store, knowledge_copy)
+    assert emb.embedded == ["Wie betaalt?"]
+    scope.unlink()
+    report = sync_index(store, knowledge_copy)
+    assert report.removed_files == 1
+    assert store.collection.get(where={"kind": "scope"})["ids"] == []
+
+
+def test_a_malformed_scope_file_is_skipped_and_documents_still_indexed(tmp_path, knowledge_copy):
+    (knowledge_copy / "out-of-scope.questions.yaml").write_text("- not: [a topics map\n", encoding="utf-8")
+    store = _store(tmp_path, knowledge_copy, CountingEmbeddings())
+    report = sync_index(store, knowledge_copy)
+    assert [name for name, _ in report.skipped] == ["out-of-scope.questions.yaml"]
+    assert report.parsed_files == 1 and store.count() > 0

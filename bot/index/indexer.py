@@ -13,16 +13,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from bot.index.store import GuidanceStore
 from bot.ingest.chunks import (
     PROBES_SUFFIX,
+    SCOPE_FILE,
     SIDECAR_SUFFIX,
     Chunk,
     chunk_document,
     probes_path,
     read_probes,
+    read_scope,
     read_sidecar,
     resolve_provenance,
+    scope_chunks,
     sidecar_path,
 )
 from bot.ingest.loaders import SUPPORTED_SUFFIXES, LoadError, load_document
@@ -124,6 +129,10 @@ def sync_index(store: GuidanceStore, folder: Path, progress: Progress | None = N
         report.pages += len(doc.sections)
         _apply(store, chunks, old_ids, digest, report)
         say(f"[{n}/{len(files)}] {rel}: {len(chunks)} chunks")
+    scope = folder / SCOPE_FILE
+    if scope.is_file():
+        seen.add(SCOPE_FILE)
+        _sync_scope(store, scope, state.get(SCOPE_FILE, ("", set())), report, say)
     for rel, (_hash, ids) in state.items():
         if rel not in seen:
             store.collection.delete(ids=sorted(ids))
@@ -138,6 +147,22 @@ def sync_index(store: GuidanceStore, folder: Path, progress: Progress | None = N
     if report.unchanged_files + report.parsed_files == 0:
         raise EmptyKnowledge(f"None of the {len(files)} files in {folder} could be read.")
     return report
+
+
+def _sync_scope(
+    store: GuidanceStore, path: Path, old: tuple[str, set[str]], report: IndexReport, say: Progress
+) -> None:
+    digest = file_hash(path)
+    if old[0] == digest and old[1]:
+        return
+    try:
+        chunks = scope_chunks(read_scope(path), digest)
+    except (ValueError, OSError, yaml.YAMLError) as exc:
+        log.warning("Skipped %s: %s", path.name, exc)
+        report.skipped.append((path.name, str(exc)))
+        return
+    _apply(store, chunks, old[1], digest, report)
+    say(f"{path.name}: {len(chunks)} out-of-scope questions")
 
 
 def _apply(

@@ -26,6 +26,10 @@ SIDECAR_SUFFIX = ".meta.yaml"
 #: Anticipated questions per section (doc2query), in the team's own words. They are
 #: indexed as ``kind: probe`` chunks that point search at a section; never quoted.
 PROBES_SUFFIX = ".questions.yaml"
+#: Anticipated questions that the knowledge folder does NOT answer, grouped by topic.
+#: Indexed as ``kind: scope`` chunks; a question nearer to these than to any section's
+#: own questions is refused. Remove entries that a document you add does answer.
+SCOPE_FILE = "out-of-scope.questions.yaml"
 
 log = logging.getLogger(__name__)
 
@@ -150,5 +154,26 @@ def chunk_document(
                 licence=prov.licence, licence_url=prov.licence_url, attribution=prov.attribution,
                 body_start=0, kind="probe",
             )
+            chunks.append(Chunk(id=chunk_id, text=question, metadata=meta))
+    return chunks
+
+
+def read_scope(path: Path) -> list[tuple[str, str]]:
+    """(topic, question) pairs from the out-of-scope file."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    topics = data.get("topics") if isinstance(data, dict) else None
+    if not isinstance(topics, dict) or not all(isinstance(v, list) for v in topics.values()):
+        raise ValueError(f"{path.name}: expected 'topics:' with a list of questions per topic")
+    return [(str(t), str(q).strip()) for t, qs in topics.items() for q in qs if str(q).strip()]
+
+
+def scope_chunks(questions: list[tuple[str, str]], digest: str) -> list[Chunk]:
+    chunks, seen = [], set()
+    for n, (topic, question) in enumerate(questions):
+        chunk_id = hashlib.sha256(f"scope\x1f{question}".encode()).hexdigest()[:40]
+        if chunk_id not in seen:
+            seen.add(chunk_id)
+            meta = {"doc_path": SCOPE_FILE, "doc_hash": digest, "kind": "scope", "topic": topic,
+                    "section": "", "chunk_index": n}
             chunks.append(Chunk(id=chunk_id, text=question, metadata=meta))
     return chunks

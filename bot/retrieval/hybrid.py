@@ -25,6 +25,9 @@ from bot.retrieval.text import content_words, detect_language, index_terms, rari
 class RetrievalParams:
     dense_k: int = 24
     probe_weight: float = 0.6  # weight of the closest anticipated question per section
+    # refuse when the closest out-of-scope question is this much closer than the closest
+    # in-scope one (knowledge/out-of-scope.questions.yaml)
+    scope_margin: float = 9.0
     lexical_weight: float = 0.55
     dense_weight: float = 0.45
     expansion_weight: float = 0.5  # BM25 weight of glossary terms relative to question words
@@ -70,6 +73,9 @@ class SearchResult:
     # subject words of the question that the guidance never uses (e.g. "salaris")
     unknown_topics: tuple[str, ...] = ()
     expansion: Expansion = field(default_factory=lambda: Expansion((), frozenset()))
+    # similarity of the closest anticipated question inside / outside the guidance's scope
+    inside: float = -1.0
+    outside: float = -1.0
 
 
 class GuidanceSearch:
@@ -93,8 +99,10 @@ class GuidanceSearch:
         ids, docs, metas = self.store.all_records()
         records = [StoredChunk(i, d, m or {}) for i, d, m in zip(ids, docs, metas, strict=True)]
         # text chunks are searched and quoted; probes (anticipated questions) only point
-        self.chunks = [c for c in records if c.metadata.get("kind") != "probe"]
+        self.chunks = [c for c in records if c.metadata.get("kind", "text") == "text"]
         self.probes = [c for c in records if c.metadata.get("kind") == "probe"]
+        self.scope = [c for c in records if c.metadata.get("kind") == "scope"]
+        self.scope_by_id = {c.id: n for n, c in enumerate(self.scope)}
         self.by_id = {c.id: n for n, c in enumerate(self.chunks)}
         self.probe_by_id = {c.id: n for n, c in enumerate(self.probes)}
         self.lexical = LexicalIndex(self.chunks)
@@ -116,6 +124,7 @@ class GuidanceSearch:
         vector = self._query_vector(question, expansion) if self.chunks else None
         dense = self._dense(vector, "text", self.by_id, len(self.chunks)) if vector else {}
         probe = self._probe_scores(vector) if vector and self.probes else {}
+        outside = self._scope_similarity(vector) if vector and self.scope else -1.0
 
         top_lex = max(lexical.values(), default=0.0)
         fused: dict[int, tuple[float, float, float]] = {}
@@ -143,16 +152,20 @@ class GuidanceSearch:
         coverage = self._coverage(question, expansion)
         unknown_topics = self._unknown_topics(question, expansion)
         top = hits[0] if hits else None
+        inside = max(probe.values(), default=-1.0)
         grounded = bool(
             top
             and not unknown_topics
+            and outside - inside < p.scope_margin
             and top.dense >= p.dense_floor
             and (
                 (coverage >= p.min_coverage and top.lexical >= p.min_lexical)
                 or (coverage >= p.min_coverage_dense and top.dense >= p.min_dense)
             )
         )
-        return SearchResult(question, language, hits, coverage, grounded, unknown_topics, expansion)
+        return SearchResult(
+            question, language, hits, coverage, grounded, unknown_topics, expansion, inside, outside
+        )
 
     def _unknown_topics(self, question: str, expansion: Expansion) -> tuple[str, ...]:
         topics = self.glossary.topic_words
@@ -177,6 +190,11 @@ class GuidanceSearch:
             if n is not None:
                 out[n] = 1.0 - float(distance)  # cosine distance -> similarity
         return out
+
+    def _scope_similarity(self, vector: list[float]) -> float:
+        """Similarity of the closest anticipated out-of-scope question."""
+        found = self._dense(vector, "scope", self.scope_by_id, len(self.scope))
+        return max(found.values(), default=-1.0)
 
     def _probe_scores(self, vector: list[float]) -> dict[tuple[str, str], float]:
         """Per section, the similarity of its closest anticipated question."""
