@@ -39,6 +39,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from langchain_core.embeddings import Embeddings  # noqa: E402
+from machine import OtherLoad  # noqa: E402
 from make_corpus import generate  # noqa: E402
 
 from bot.core import build_core  # noqa: E402
@@ -51,33 +52,6 @@ from bot.settings import Settings, load_settings  # noqa: E402
 
 TARGET_NOCHANGE_S = 2.0
 APPENDED = "Deze zin is toegevoegd om een kleine wijziging in een enkel bestand te meten."
-
-
-class OtherLoad:
-    """CPU used by *other* processes while a benchmark runs, in cores (0..2 here).
-
-    /proc/stat busy time of the whole machine minus this process's and its waited
-    children's CPU time, over the wall time. Anything well above 0 means the numbers
-    were measured on a shared, busy machine.
-    """
-
-    def __init__(self) -> None:
-        self.start = self._sample()
-
-    @staticmethod
-    def _sample() -> tuple[float, float, float]:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-        busy = (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
-        own = sum(
-            getattr(resource.getrusage(who), f)
-            for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-            for f in ("ru_utime", "ru_stime")
-        )
-        return time.monotonic(), busy, own
-
-    def cores(self) -> float:
-        wall, busy, own = (b - a for a, b in zip(self.start, self._sample(), strict=True))
-        return round(max(0.0, (busy - own) / wall), 2) if wall > 0 else 0.0
 
 
 class TimedEmbeddings(Embeddings):
