@@ -121,10 +121,15 @@ class GuidanceSearch:
         for t in index_terms(" ".join(expansion.terms), self.lexical.decompounder):
             weighted.setdefault(t, p.expansion_weight)
         lexical = self.lexical.scores(weighted)
-        vector = self._query_vector(question, expansion) if self.chunks else None
-        dense = self._dense(vector, "text", self.by_id, len(self.chunks)) if vector else {}
-        probe = self._probe_scores(vector) if vector and self.probes else {}
-        outside = self._scope_similarity(vector) if vector and self.scope else -1.0
+        # passages are searched with the glossary-widened question; anticipated questions
+        # (probes, scope) with the plain question, since they are matched question to question
+        plain = self.embeddings.embed_query(question) if self.chunks else None
+        widened = plain
+        if plain and expansion.terms:
+            widened = self.embeddings.embed_query(f"{question} ({' '.join(expansion.terms)})")
+        dense = self._dense(widened, "text", self.by_id, len(self.chunks)) if widened else {}
+        probe = self._probe_scores(plain) if plain and self.probes else {}
+        outside = self._scope_similarity(plain) if plain and self.scope else -1.0
 
         top_lex = max(lexical.values(), default=0.0)
         fused: dict[int, tuple[float, float, float]] = {}
@@ -174,10 +179,6 @@ class GuidanceSearch:
             for w in content_words(question)
             if w in topics and w not in expansion.covered and not self.lexical.knows(stem(w))
         )
-
-    def _query_vector(self, question: str, expansion: Expansion) -> list[float]:
-        text = question if not expansion.terms else f"{question} ({' '.join(expansion.terms)})"
-        return self.embeddings.embed_query(text)
 
     def _dense(self, vector: list[float], kind: str, ids: dict[str, int], size: int) -> dict[int, float]:
         """Cosine similarity of the nearest chunks of one kind ("text" or "probe")."""

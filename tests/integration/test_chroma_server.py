@@ -80,7 +80,9 @@ def test_first_build_indexes_into_the_server(first_core: Core, server_client: ch
     held = server_client.get_collection(COLLECTION)
     assert held.count() == first_core.store.count() == report.chunks_added > 0
     paths = {m["doc_path"] for m in held.get(include=["metadatas"])["metadatas"]}
-    assert paths == {NORA.name}
+    assert paths == {NORA.name, "out-of-scope.questions.yaml"}
+    text = held.get(where={"kind": "text"}, include=["metadatas"])["metadatas"]
+    assert text and {m["doc_path"] for m in text} == {NORA.name}
     assert (held.metadata or {}).get("embedding_model") == first_core.settings.embedding_model
     # the server was used, not the embedded store in DATA_DIR
     assert not first_core.settings.chroma_path.exists()
