@@ -179,3 +179,16 @@ def test_a_question_near_the_out_of_scope_bank_is_refused(tmp_path, knowledge_co
     assert not refused.answered
     kept = core.answerer.answer("Hoe bouwen we vertrouwen op tussen werkvloer en management?")
     assert kept.answered
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wat doe je als er iets misgaat in de keten?",
+        "What do we do when something goes wrong?",
+        "Hoe lang duurt het voordat een keten goed werkt?",
+        "Why should we take small steps?",
+    ],
+)
+def test_short_core_questions_are_answered_not_refused(core, question):
+    assert core.answerer.answer(question).answered
