@@ -24,7 +24,7 @@ from bot.retrieval.text import content_words, detect_language, index_terms, rari
 @dataclass(frozen=True)
 class RetrievalParams:
     dense_k: int = 24
-    probe_weight: float = 0.6  # weight of the closest anticipated question per section
+    probe_weight: float = 0.8  # weight of the closest anticipated question per section
     # refuse when the closest out-of-scope question is this much closer than the closest
     # in-scope one (knowledge/out-of-scope.questions.yaml)
     scope_margin: float = 0.12
