@@ -192,3 +192,14 @@ def test_a_question_near_the_out_of_scope_bank_is_refused(tmp_path, knowledge_co
 )
 def test_short_core_questions_are_answered_not_refused(core, question):
     assert core.answerer.answer(question).answered
+
+
+def test_langchain_retriever_returns_grounded_sections_and_nothing_for_out_of_scope(core):
+    from bot.retrieval.hybrid import GuidanceRetriever
+
+    retriever = GuidanceRetriever(search_engine=core.search)
+    docs = retriever.invoke("Hoe bouwen we vertrouwen op tussen werkvloer en management?")
+    assert 1 <= len(docs) <= 3
+    assert docs[0].metadata["section"] == "Stap voor stap vormgeven van het besturingsmodel"
+    assert all(d.metadata["kind"] == "text" and d.metadata["licence"] for d in docs)
+    assert retriever.invoke("What's the weather like in Utrecht tomorrow?") == []

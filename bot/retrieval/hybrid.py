@@ -136,17 +136,27 @@ class GuidanceSearch:
         probe = self._probe_scores(plain) if plain and self.probes else {}
         outside = self._scope_similarity(plain) if plain and self.scope else -1.0
 
-        top_lex = max(lexical.values(), default=0.0)
-        fused: dict[int, tuple[float, float, float]] = {}
-        floor = min(dense.values(), default=0.0)
-        for i in set(lexical) | set(dense):
-            lex = lexical.get(i, 0.0)
-            den = dense.get(i, floor)
-            score = p.lexical_weight * (lex / top_lex if top_lex else 0.0) + p.dense_weight * den
-            fused[i] = (score, den, lex)
+        hits = self._section_hits(lexical, dense, probe)
+        coverage = self._coverage(question, expansion)
+        unknown_topics = self._unknown_topics(question, expansion)
+        top = hits[0] if hits else None
+        inside = max(probe.values(), default=-1.0)
+        grounded = bool(top and not unknown_topics) and self._grounded(top, coverage, inside, outside)
+        return SearchResult(
+            question, language, hits, coverage, grounded, unknown_topics, expansion, inside, outside
+        )
 
+    def _section_hits(
+        self, lexical: dict[int, float], dense: dict[int, float], probe: dict[tuple[str, str], float]
+    ) -> list[Hit]:
+        """Fuse the scores per chunk, keep each section's best chunk, add its probe score."""
+        p = self.params
+        top_lex = max(lexical.values(), default=0.0)
+        floor = min(dense.values(), default=0.0)
         best: dict[tuple[str, str], Hit] = {}
-        for i, (score, den, lex) in fused.items():
+        for i in set(lexical) | set(dense):
+            lex, den = lexical.get(i, 0.0), dense.get(i, floor)
+            score = p.lexical_weight * (lex / top_lex if top_lex else 0.0) + p.dense_weight * den
             hit = Hit(self.chunks[i], score, den, lex)
             if hit.section_key not in best or best[hit.section_key].score < score:
                 best[hit.section_key] = hit
@@ -158,15 +168,7 @@ class GuidanceSearch:
                     continue
                 hit = Hit(self.chunks[n], 0.0, floor, 0.0)
             best[key] = Hit(hit.chunk, hit.score + p.probe_weight * sim, hit.dense, hit.lexical, sim)
-        hits = sorted(best.values(), key=lambda h: h.score, reverse=True)
-        coverage = self._coverage(question, expansion)
-        unknown_topics = self._unknown_topics(question, expansion)
-        top = hits[0] if hits else None
-        inside = max(probe.values(), default=-1.0)
-        grounded = bool(top and not unknown_topics) and self._grounded(top, coverage, inside, outside)
-        return SearchResult(
-            question, language, hits, coverage, grounded, unknown_topics, expansion, inside, outside
-        )
+        return sorted(best.values(), key=lambda h: h.score, reverse=True)
 
     def _grounded(self, top: Hit, coverage: float, inside: float, outside: float) -> bool:
         p = self.params
@@ -194,7 +196,7 @@ class GuidanceSearch:
         )
 
     def _dense(self, vector: list[float], kind: str, ids: dict[str, int], size: int) -> dict[int, float]:
-        """Cosine similarity of the nearest chunks of one kind ("text" or "probe")."""
+        """Cosine similarity of the nearest chunks of one kind ("text", "probe" or "scope")."""
         found = self.store.vectorstore.similarity_search_by_vector_with_relevance_scores(
             vector, k=min(self.params.dense_k, size), filter={"kind": kind}
         )
