@@ -27,7 +27,7 @@ class RetrievalParams:
     probe_weight: float = 0.8  # weight of the closest anticipated question per section
     # refuse when the closest out-of-scope question is this much closer than the closest
     # in-scope one (knowledge/out-of-scope.questions.yaml)
-    scope_margin: float = 0.12
+    scope_margin: float = 0.10
     scope_exempt_coverage: float = 0.95
     min_coverage_strong: float = 0.6
     strong_lexical: float = 7.0
