@@ -24,7 +24,7 @@ from bot.retrieval.text import content_words, detect_language, index_terms, rari
 @dataclass(frozen=True)
 class RetrievalParams:
     dense_k: int = 24
-    probe_weight: float = 0.8  # weight of the closest anticipated question per section
+    probe_weight: float = 3.0  # weight of the closest anticipated question per section
     # refuse when the closest out-of-scope question is this much closer than the closest
     # in-scope one (knowledge/out-of-scope.questions.yaml)
     scope_margin: float = 0.10
@@ -33,8 +33,8 @@ class RetrievalParams:
     strong_lexical: float = 7.0
     probe_rescue: float = 0.55
     min_lexical_known: float = 2.0  # lexical bar when every word is known to the guidance
-    lexical_weight: float = 0.55
-    dense_weight: float = 0.45
+    lexical_weight: float = 0.4
+    dense_weight: float = 0.6
     expansion_weight: float = 0.5  # BM25 weight of glossary terms relative to question words
     sections: int = 3
     # Grounding. A question is answered when it names no subject the guidance never
