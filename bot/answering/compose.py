@@ -80,7 +80,8 @@ class Answerer:
             if spans:
                 bodies[hit.chunk.id] = (body, spans)
         all_sentences = [body[a:b] for body, spans in bodies.values() for a, b in spans]
-        query = _unit(np.array(self.search.embeddings.embed_query(result.question)))
+        vector = result.vector or self.search.embeddings.embed_query(result.question)
+        query = _unit(np.array(vector))
         wanted = self._wanted_terms(result)
         with self._lock:
             vectors = self._vectors_for(all_sentences)

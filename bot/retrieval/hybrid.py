@@ -81,6 +81,7 @@ class SearchResult:
     # similarity of the closest anticipated question inside / outside the guidance's scope
     inside: float = -1.0
     outside: float = -1.0
+    vector: tuple[float, ...] = ()  # the plain question's embedding, for reuse by the answer
 
 
 class GuidanceSearch:
@@ -143,7 +144,8 @@ class GuidanceSearch:
         inside = max(probe.values(), default=-1.0)
         grounded = bool(top and not unknown_topics) and self._grounded(top, coverage, inside, outside)
         return SearchResult(
-            question, language, hits, coverage, grounded, unknown_topics, expansion, inside, outside
+            question, language, hits, coverage, grounded, unknown_topics, expansion, inside, outside,
+            tuple(plain or ()),
         )
 
     def _section_hits(
