@@ -1,0 +1,95 @@
+"""Block Kit for an answer, built with ``slack_sdk.models.blocks`` so Slack's limits are checked.
+
+Layout: the bot's own words first, marked as the bot's; then each quote as a block quote with
+its source, link and licence underneath; then "see also" links; then feedback buttons.
+"""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.answering.model import Answer, Source
+from bot.slack import ids
+from bot.slack.text import FALLBACK_LIMIT, SECTION_LIMIT, escape, link, split
+
+MAX_BLOCKS = 50  # per message
+
+LABELS = {
+    "nl": {"bot": "Ketenbot", "see_also": "Zie ook", "up": "Nuttig", "down": "Niet nuttig",
+           "human": "Vraag een mens", "share": "Deel in kanaal", "quote_from": "Citaat uit"},
+    "en": {"bot": "Ketenbot", "see_also": "See also", "up": "Helpful", "down": "Not helpful",
+           "human": "Ask a human", "share": "Share in channel", "quote_from": "Quoted from"},
+}
+
+
+def _labels(language: str) -> dict[str, str]:
+    return LABELS.get(language, LABELS["nl"])
+
+
+def answer_blocks(answer: Answer, answer_id: str, *, shareable: bool = False) -> list[Block]:
+    """The message for ``answer``; ``answer_id`` ties button clicks back to the stored answer."""
+    t = _labels(answer.language)
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=piece))
+        for piece in split(f"*{t['bot']}:* {escape(answer.framing)}")
+    ]
+    for source in answer.quotes:
+        blocks.append(DividerBlock())
+        blocks.extend(_quote_blocks(source, t))
+    if answer.pointers:
+        lines = [f"• {link(s.url, s.place)}" for s in answer.pointers]
+        heading = f"*{t['see_also']}:*\n" if answer.quotes else ""
+        pointer_text = heading + "\n".join(lines)
+        blocks.extend(SectionBlock(text=MarkdownTextObject(text=p)) for p in split(pointer_text))
+    blocks = blocks[: MAX_BLOCKS - 1]
+    blocks.append(_actions(answer_id, t, shareable))
+    return blocks
+
+
+def _blockquote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+
+
+def _quote_blocks(source: Source, t: dict[str, str]) -> list[Block]:
+    # room for the "> " put before every line
+    pieces = split(escape(f"„{source.quote}”"), SECTION_LIMIT - 2 * (source.quote.count("\n") + 1))
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=_blockquote(p))) for p in pieces]
+    credit = [link(source.url, source.place)]
+    if source.attribution:
+        credit.append(escape(source.attribution))
+    if source.licence:
+        credit.append(link(source.licence_url, source.licence))
+    context = f"{t['quote_from']} " + " · ".join(credit)
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=context)]))
+    return blocks
+
+
+def _actions(answer_id: str, t: dict[str, str], shareable: bool) -> ActionsBlock:
+    buttons = [
+        ButtonElement(
+            text="👍", action_id=ids.ANSWER_FEEDBACK_UP, value=answer_id, accessibility_label=t["up"]
+        ),
+        ButtonElement(
+            text="👎", action_id=ids.ANSWER_FEEDBACK_DOWN, value=answer_id, accessibility_label=t["down"]
+        ),
+        ButtonElement(text=t["human"], action_id=ids.ANSWER_ASK_HUMAN, value=answer_id),
+    ]
+    if shareable:
+        buttons.append(ButtonElement(text=t["share"], action_id=ids.ANSWER_SHARE, value=answer_id))
+    return ActionsBlock(block_id=ids.ANSWER_ACTIONS_BLOCK, elements=buttons)
+
+
+def answer_fallback_text(answer: Answer) -> str:
+    """The message's top-level ``text``: shown in notifications and to screen readers."""
+    text = f"{_labels(answer.language)['bot']}: {answer.framing}"
+    if answer.quotes:
+        text += f" „{answer.quotes[0].quote}”"
+    return escape(text)[:FALLBACK_LIMIT]

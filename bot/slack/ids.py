@@ -1,0 +1,7 @@
+"""Every action and block ID the app sends to Slack, in one place."""
+
+ANSWER_FEEDBACK_UP = "answer_feedback_up"
+ANSWER_FEEDBACK_DOWN = "answer_feedback_down"
+ANSWER_ASK_HUMAN = "answer_ask_human"
+ANSWER_SHARE = "answer_share"  # ephemeral answer to a slash command: post it in the channel
+ANSWER_ACTIONS_BLOCK = "answer_actions"
