@@ -1,0 +1,75 @@
+"""Reading and writing records; every write is one transaction, duplicates resolve in the database."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.answering.model import Answer
+from bot.records.schema import answers, feedback, processed_events
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Records:
+    def __init__(self, engine: Engine, clock: Clock = utcnow):
+        self.engine = engine
+        self.clock = clock
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def claim_event(self, event_id: str) -> bool:
+        """True for the first caller with this Slack ``event_id``, False for every repeat."""
+        stmt = self._insert(processed_events).values(event_id=event_id, received_at=self.clock())
+        stmt = stmt.on_conflict_do_nothing(index_elements=["event_id"]).returning(processed_events.c.event_id)
+        with self.engine.begin() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def save_answer(self, answer: Answer, *, user_id: str, channel_id: str, thread_ts: str | None) -> str:
+        answer_id = str(uuid.uuid4())
+        row = {
+            "id": answer_id,
+            "created_at": self.clock(),
+            "user_id": user_id,
+            "channel_id": channel_id,
+            "thread_ts": thread_ts,
+            "question": answer.question,
+            "language": answer.language,
+            "answered": answer.answered,
+            "sources": [asdict(s) for s in answer.sources],
+        }
+        with self.engine.begin() as conn:
+            conn.execute(answers.insert().values(**row))
+        return answer_id
+
+    def get_answer(self, answer_id: str) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(answers).where(answers.c.id == answer_id)).mappings().first()
+        return dict(row) if row else None
+
+    def save_feedback(self, answer_id: str, user_id: str, helpful: bool, reason: str | None = None) -> None:
+        """One vote per person per answer; voting again (or adding a reason) updates it."""
+        now = self.clock()
+        stmt = self._insert(feedback).values(
+            id=str(uuid.uuid4()), answer_id=answer_id, user_id=user_id, helpful=helpful,
+            reason=reason, created_at=now, updated_at=now,
+        )
+        changes = {"helpful": stmt.excluded.helpful, "updated_at": stmt.excluded.updated_at}
+        if reason is not None:
+            changes["reason"] = stmt.excluded.reason
+        stmt = stmt.on_conflict_do_update(index_elements=["answer_id", "user_id"], set_=changes)
+        with self.engine.begin() as conn:
+            conn.execute(stmt)
+
+    def feedback_for(self, answer_id: str) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(feedback).where(feedback.c.answer_id == answer_id)).mappings()
+            return [dict(r) for r in rows]
