@@ -48,7 +48,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["Call", "FakeSlack", "RateLimit", "UPLOAD"]
+__all__ = ["Call", "FakeSlack", "RateLimit", "RESPONSE", "UPLOAD"]
 
 #: Pseudo method name under which POSTs to an upload URL (files.upload_v2 step 2) are recorded.
 #: Faults can target it too: ``fake.drop_next(UPLOAD)``.
@@ -68,6 +68,9 @@ _ID = re.compile(r"^[A-Z][A-Z0-9]+$")
 _TS = re.compile(r"^\d{10}\.\d{6}$")
 _METHOD = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
 _UPLOAD_PREFIX = "/upload/v1/"
+_RESPONSE_PREFIX = "/response/"
+#: Calls to a response_url are recorded under this method name, with the JSON body as args.
+RESPONSE = "response_url"
 _TRUE = {"1", "true", "True", "TRUE", "yes", "on"}
 
 #: The scope a method needs; any one of the listed scopes is enough (Slack names the first as "needed").
@@ -758,6 +761,21 @@ class FakeSlack:
         with self._lock:
             return self._ims.get(user_id)
 
+    def response_url(self, key: str = "r1") -> str:
+        """A response_url on this fake, as Slack puts in slash-command and interaction payloads."""
+        return f"{self.root_url}{_RESPONSE_PREFIX}{key}"
+
+    def _serve_response_url(self, h: _Handler, key: str, raw: bytes, headers: dict[str, str]) -> None:
+        try:
+            args = json.loads(raw.decode("utf-8") or "{}")
+        except ValueError:
+            self._send(h, None, _Reply(400, "invalid_payload", text=True))
+            return
+        call = Call(method=RESPONSE, args={"key": key, **args}, headers=headers, at=time.monotonic())
+        with self._lock:
+            self._calls.append(call)
+        self._send(h, call, _Reply(200, "ok", text=True))
+
     # ------------------------------------------------------------------ HTTP plumbing
 
     def _serve(self, h: _Handler) -> None:
@@ -768,6 +786,9 @@ class FakeSlack:
             h.close_connection = True
             return
         headers = dict(h.headers.items())
+        if url.path.startswith(_RESPONSE_PREFIX):  # a command's or action's response_url
+            self._serve_response_url(h, url.path[len(_RESPONSE_PREFIX) :], raw, headers)
+            return
         if url.path.startswith(_UPLOAD_PREFIX):
             method = UPLOAD
         elif url.path.startswith("/api/"):
