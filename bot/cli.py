@@ -82,12 +82,55 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return cmd_chat(settings, args)
-    print(
-        "ketenbot: Slack tokens are configured, but this version has no Slack adapter yet "
-        "(issue 3). Unset SLACK_BOT_TOKEN to use the console, or run 'ketenbot chat'.",
-        file=sys.stderr,
-    )
-    return EXIT_CONFIG
+    if args.http and not settings.slack_signing_secret:
+        print("ketenbot: HTTP mode needs SLACK_SIGNING_SECRET to verify Slack's requests.", file=sys.stderr)
+        return EXIT_CONFIG
+    if not args.http and not settings.slack_app_token:
+        print(
+            "ketenbot: set SLACK_APP_TOKEN (xapp-…) for Socket Mode, or run 'ketenbot run --http' "
+            "with SLACK_SIGNING_SECRET behind a public HTTPS URL.",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    from bot.records.db import make_engine, migrate
+    from bot.records.store import Records
+    from bot.slack.app import create_app, make_client
+    from bot.slack.deps import SlackDeps
+
+    problem = _slack_problem(make_client(settings), settings.slack_api_url)
+    if problem:  # before loading anything: a wrong token or no route to Slack is said at once
+        print(f"ketenbot: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    core = _build(settings, progress=True)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    deps = SlackDeps(core.answerer, Records(engine), handoff_channel=settings.slack_handoff_channel)
+    app = create_app(settings, deps)
+    if args.http:
+        from bot.slack.http import serve
+
+        print(f"Ketenbot listens for Slack on http://{args.host}:{args.port}/slack/events", file=sys.stderr)
+        serve(app, args.host, args.port)
+        return 0
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    print("Ketenbot connects to Slack in Socket Mode.", file=sys.stderr)
+    SocketModeHandler(app, settings.slack_app_token).start()
+    return 0
+
+
+def _slack_problem(client, api_url: str) -> str:  # noqa: ANN001 - a slack_sdk WebClient
+    """Why Slack cannot be used with these settings, or "" when auth.test succeeds."""
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown_error") if exc.response is not None else "unknown_error"
+        return f"Slack refused the bot token ({error}); check SLACK_BOT_TOKEN."
+    except OSError as exc:  # URLError, timeouts, refused connections
+        return f"cannot reach Slack at {api_url} ({type(exc).__name__}); check the network or SLACK_API_URL."
+    return ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run the bot (Slack when tokens are set, else the console)")
+    p.add_argument("--http", action="store_true", help="serve Slack over HTTP instead of Socket Mode")
+    p.add_argument("--host", default="0.0.0.0", help="HTTP mode: address to listen on (default all)")
+    p.add_argument("--port", type=int, default=3000, help="HTTP mode: port (default 3000)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("chat", help="local console chat on the same core")
     p.set_defaults(func=cmd_chat)

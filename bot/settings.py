@@ -45,6 +45,7 @@ class Settings:
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     admin_user_ids: tuple[str, ...] = ()
     tz: str = "Europe/Amsterdam"
+    slack_handoff_channel: str = ""
 
     def __repr__(self) -> str:  # never show secrets, even in a traceback
         shown = {
@@ -59,6 +60,7 @@ class Settings:
             "embedding_model": self.embedding_model,
             "admin_user_ids": self.admin_user_ids,
             "tz": self.tz,
+            "slack_handoff_channel": self.slack_handoff_channel,
         }
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
@@ -143,6 +145,9 @@ def load_settings(
             "ADMIN_USER_IDS must be Slack user IDs such as U012ABCDEF, separated by commas; "
             f"not valid: {', '.join(bad_admins)}."
         )
+    handoff = get("SLACK_HANDOFF_CHANNEL")
+    if handoff and not re.match(r"^[CG][A-Z0-9]{2,}$", handoff):
+        errors.append(f"SLACK_HANDOFF_CHANNEL must be a channel ID such as C012ABCDEF, got {handoff!r}.")
     tz = get("TZ", "Europe/Amsterdam").removeprefix(":")  # ':Europe/Amsterdam' is glibc style
     try:
         ZoneInfo(tz)
@@ -163,6 +168,7 @@ def load_settings(
         embedding_model=get("EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL),
         admin_user_ids=admins,
         tz=tz,
+        slack_handoff_channel=handoff,
     )
 
 

@@ -55,6 +55,14 @@ class Records:
             row = conn.execute(select(answers).where(answers.c.id == answer_id)).mappings().first()
         return dict(row) if row else None
 
+    def has_answer_in_thread(self, channel_id: str, thread_ts: str) -> bool:
+        """Did the bot answer in this thread (so follow-ups there are meant for it)?"""
+        query = select(answers.c.id).where(
+            answers.c.channel_id == channel_id, answers.c.thread_ts == thread_ts
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query.limit(1)).first() is not None
+
     def save_feedback(self, answer_id: str, user_id: str, helpful: bool, reason: str | None = None) -> None:
         """One vote per person per answer; voting again (or adding a reason) updates it."""
         now = self.clock()

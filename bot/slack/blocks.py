@@ -24,14 +24,31 @@ MAX_BLOCKS = 50  # per message
 
 LABELS = {
     "nl": {"bot": "Ketenbot", "see_also": "Zie ook", "up": "Nuttig", "down": "Niet nuttig",
-           "human": "Vraag een mens", "share": "Deel in kanaal", "quote_from": "Citaat uit"},
+           "human": "Vraag een mens", "share": "Deel in kanaal", "quote_from": "Citaat uit",
+           "thanks": "Dank je, je waardering is opgeslagen.",
+           "no_handoff": "Er is nog geen kanaal ingesteld voor vragen aan een mens. Vraag de beheerder "
+                         "van Ketenbot om SLACK_HANDOFF_CHANNEL in te stellen.",
+           "handoff_done": "Je vraag is doorgezet naar een mens; je hoort van ze in Slack.",
+           "gone": "Dit antwoord is niet meer beschikbaar.",
+           "reason_title": "Wat klopte er niet?", "reason_label": "Toelichting (mag leeg blijven)",
+           "submit": "Verstuur", "cancel": "Sluit"},
     "en": {"bot": "Ketenbot", "see_also": "See also", "up": "Helpful", "down": "Not helpful",
-           "human": "Ask a human", "share": "Share in channel", "quote_from": "Quoted from"},
+           "human": "Ask a human", "share": "Share in channel", "quote_from": "Quoted from",
+           "thanks": "Thank you, your feedback is saved.",
+           "no_handoff": "No channel is set up yet for questions to a person. Ask Ketenbot's "
+                         "administrator to set SLACK_HANDOFF_CHANNEL.",
+           "handoff_done": "Your question has been passed on to a person; they will reply in Slack.",
+           "gone": "This answer is no longer available.",
+           "reason_title": "What was wrong?", "reason_label": "Explanation (optional)",
+           "submit": "Send", "cancel": "Close"},
 }
 
 
-def _labels(language: str) -> dict[str, str]:
+def labels(language: str) -> dict[str, str]:
     return LABELS.get(language, LABELS["nl"])
+
+
+_labels = labels
 
 
 def answer_blocks(answer: Answer, answer_id: str, *, shareable: bool = False) -> list[Block]:

@@ -1,0 +1,47 @@
+"""The Bolt app: built from settings and the core, listeners registered, nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.settings import Settings
+from bot.slack.deps import SlackDeps
+from bot.slack.listeners import actions, commands, events
+
+log = logging.getLogger(__name__)
+
+
+def make_client(settings: Settings) -> WebClient:
+    """Web API client for SLACK_API_URL that waits out 429s and retries 5xx and dropped connections."""
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=4),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def create_app(settings: Settings, deps: SlackDeps, client: WebClient | None = None) -> App:
+    app = App(
+        client=client or make_client(settings),
+        signing_secret=settings.slack_signing_secret or None,
+        # Socket Mode has no signatures to check; HTTP mode always does
+        request_verification_enabled=bool(settings.slack_signing_secret),
+        process_before_response=False,  # ack at once, answer afterwards
+        ignoring_self_events_enabled=True,
+        logger=log,
+    )
+    for module in (events, actions, commands):
+        module.register(app, deps)
+    return app

@@ -1,0 +1,15 @@
+"""What the Slack listeners need, passed in rather than fetched from globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.answering.compose import Answerer
+from bot.records.store import Records
+
+
+@dataclass(frozen=True)
+class SlackDeps:
+    answerer: Answerer
+    records: Records
+    handoff_channel: str = ""  # where "vraag een mens" is posted; empty: not configured

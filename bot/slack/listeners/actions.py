@@ -1,0 +1,89 @@
+"""Buttons on answers and the feedback-reason modal."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.slack import ids
+from bot.slack.blocks import answer_blocks, answer_fallback_text, labels
+from bot.slack.deps import SlackDeps
+from bot.slack.stored import answer_from_row
+from bot.slack.text import escape
+from bot.slack.views import feedback_reason_view
+
+log = logging.getLogger(__name__)
+
+MAX_REASON_CHARS = 2000
+
+
+def register(app: App, deps: SlackDeps) -> None:
+    @app.action(ids.ANSWER_FEEDBACK_UP)
+    def on_up(ack: Ack, body: dict, respond: Respond) -> None:
+        ack()
+        answer_id, user = _clicked(body)
+        language = _language(deps, answer_id)
+        deps.records.save_feedback(answer_id, user, helpful=True)
+        respond(text=labels(language)["thanks"], response_type="ephemeral", replace_original=False)
+
+    @app.action(ids.ANSWER_FEEDBACK_DOWN)
+    def on_down(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        answer_id, user = _clicked(body)
+        deps.records.save_feedback(answer_id, user, helpful=False)
+        view = feedback_reason_view(answer_id, _language(deps, answer_id))
+        client.views_open(trigger_id=body["trigger_id"], view=view.to_dict())
+
+    @app.view(ids.FEEDBACK_REASON_VIEW)
+    def on_reason(ack: Ack, body: dict, view: dict) -> None:
+        ack()
+        meta = json.loads(view.get("private_metadata") or "{}")
+        value = view["state"]["values"][ids.FEEDBACK_REASON_BLOCK][ids.FEEDBACK_REASON_INPUT].get("value")
+        reason = (value or "").strip()[:MAX_REASON_CHARS] or None
+        if meta.get("answer_id") and reason:
+            deps.records.save_feedback(meta["answer_id"], body["user"]["id"], helpful=False, reason=reason)
+
+    @app.action(ids.ANSWER_ASK_HUMAN)
+    def on_human(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
+        ack()
+        answer_id, user = _clicked(body)
+        row = deps.records.get_answer(answer_id)
+        t = labels(row["language"] if row else "nl")
+        if not deps.handoff_channel or row is None:
+            respond(text=t["no_handoff"], response_type="ephemeral", replace_original=False)
+            return
+        where = f"<#{row['channel_id']}>" if row["channel_id"].startswith(("C", "G")) else "een DM"
+        client.chat_postMessage(
+            channel=deps.handoff_channel,
+            text=f"<@{user}> vraagt om een mens bij een antwoord van Ketenbot in {where}: "
+            f"„{escape(row['question'])}”",
+        )
+        respond(text=t["handoff_done"], response_type="ephemeral", replace_original=False)
+
+    @app.action(ids.ANSWER_SHARE)
+    def on_share(ack: Ack, body: dict, respond: Respond) -> None:
+        ack()
+        answer_id, _user = _clicked(body)
+        row = deps.records.get_answer(answer_id)
+        if row is None:
+            respond(text=labels("nl")["gone"], response_type="ephemeral", replace_original=False)
+            return
+        answer = answer_from_row(row)
+        respond(
+            text=answer_fallback_text(answer),
+            blocks=[b.to_dict() for b in answer_blocks(answer, answer_id)],
+            response_type="in_channel",
+            delete_original=True,
+        )
+
+
+def _clicked(body: dict) -> tuple[str, str]:
+    return body["actions"][0]["value"], body["user"]["id"]
+
+
+def _language(deps: SlackDeps, answer_id: str) -> str:
+    row = deps.records.get_answer(answer_id)
+    return row["language"] if row else "nl"

@@ -1,0 +1,52 @@
+"""Events: mentions in channels, DMs, follow-ups in the bot's threads, the App Home."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.slack.deps import SlackDeps
+from bot.slack.replies import answer_in_thread
+from bot.slack.views import home_view
+
+log = logging.getLogger(__name__)
+
+# message subtypes that are still a person writing to the bot
+_HUMAN_SUBTYPES = {None, "thread_broadcast", "file_share"}
+
+
+def register(app: App, deps: SlackDeps) -> None:
+    @app.event("app_mention")
+    def on_mention(event: dict, client: WebClient) -> None:
+        _answer_once(deps, client, event)
+
+    @app.event("message")
+    def on_message(event: dict, client: WebClient) -> None:
+        if event.get("subtype") not in _HUMAN_SUBTYPES or event.get("bot_id"):
+            return
+        if event.get("channel_type") == "im":
+            _answer_once(deps, client, event)
+        elif event.get("thread_ts") and deps.records.has_answer_in_thread(
+            event["channel"], event["thread_ts"]
+        ):
+            _answer_once(deps, client, event)  # a follow-up in a thread the bot answered in
+        # any other channel message is none of the bot's business: not read, not stored, not logged
+
+    @app.event("app_home_opened")
+    def on_home(event: dict, client: WebClient) -> None:
+        if event.get("tab") == "home":
+            client.views_publish(user_id=event["user"], view=home_view().to_dict())
+
+
+def _answer_once(deps: SlackDeps, client: WebClient, event: dict) -> None:
+    """A mention arrives as app_mention and as message, and Slack retries: answer each message once."""
+    if not event.get("user") or not event.get("ts"):
+        return
+    if not deps.records.claim_event(f"msg:{event['channel']}:{event['ts']}"):
+        return
+    answer_in_thread(
+        deps, client, channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"],
+        user=event["user"], text=event.get("text", ""),
+    )

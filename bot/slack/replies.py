@@ -1,0 +1,41 @@
+"""Answering a question in Slack: one place for the steps every surface shares."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.slack.blocks import answer_blocks, answer_fallback_text
+from bot.slack.deps import SlackDeps
+
+log = logging.getLogger(__name__)
+
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def strip_mentions(text: str) -> str:
+    return _MENTION.sub(" ", text or "").strip()
+
+
+def answer_in_thread(
+    deps: SlackDeps, client: WebClient, *, channel: str, thread_ts: str, user: str, text: str
+) -> None:
+    """Show that the bot is working, answer, store the answer, post it in the thread."""
+    try:  # a visible "working on it"; cosmetic, so any failure is ignored
+        client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status="is typing…")
+    except (SlackApiError, OSError) as exc:
+        log.debug("no status shown: %s", type(exc).__name__)
+    answer = deps.answerer.answer(strip_mentions(text))
+    answer_id = deps.records.save_answer(answer, user_id=user, channel_id=channel, thread_ts=thread_ts)
+    client.chat_postMessage(
+        channel=channel,
+        thread_ts=thread_ts,
+        text=answer_fallback_text(answer),
+        blocks=[b.to_dict() for b in answer_blocks(answer, answer_id)],
+        unfurl_links=False,
+        unfurl_media=False,
+    )
+    log.info("answered", extra={"answer_id": answer_id, "answered": answer.answered})
