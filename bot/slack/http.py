@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import uvicorn
 from slack_bolt import App
 from slack_bolt.adapter.asgi import SlackRequestHandler
 
 EVENTS_PATH = "/slack/events"
+log = logging.getLogger(__name__)
 
 
 def asgi_app(app: App):
@@ -16,14 +18,29 @@ def asgi_app(app: App):
 
     async def router(scope, receive, send):  # noqa: ANN001 - ASGI callables
         if scope["type"] == "http" and scope["path"] == "/healthz" and scope["method"] in ("GET", "HEAD"):
-            body = json.dumps({"ok": True}).encode()
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json")]})
-            await send({"type": "http.response.body", "body": body})
+            await _reply(send, 200, {"ok": True})
             return
-        await slack(scope, receive, send)
+        started = False
+
+        async def tracking_send(message):  # noqa: ANN001
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await slack(scope, receive, tracking_send)
+        except Exception as exc:  # Bolt cannot parse the body: not a request Slack sent
+            log.warning("unreadable request to %s: %s", scope.get("path"), type(exc).__name__)
+            if not started:
+                await _reply(send, 400, {"ok": False, "error": "bad_request"})
 
     return router
+
+
+async def _reply(send, status: int, payload: dict) -> None:  # noqa: ANN001
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": json.dumps(payload).encode()})
 
 
 def serve(app: App, host: str, port: int) -> None:

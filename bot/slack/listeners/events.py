@@ -42,8 +42,8 @@ def register(app: App, deps: SlackDeps) -> None:
 
 def _answer_once(deps: SlackDeps, client: WebClient, event: dict) -> None:
     """A mention arrives as app_mention and as message, and Slack retries: answer each message once."""
-    if not event.get("user") or not event.get("ts"):
-        return
+    if not all(isinstance(event.get(k), str) and event.get(k) for k in ("user", "channel", "ts")):
+        return  # not a message a person wrote to us
     if not deps.records.claim_event(f"msg:{event['channel']}:{event['ts']}"):
         return
     answer_in_thread(
