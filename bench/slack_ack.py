@@ -44,7 +44,7 @@ class SlowAnswerer:
     def __init__(self, seconds: float):
         self.seconds = seconds
 
-    def answer(self, text: str) -> Answer:
+    def answer(self, text: str, **_hints: object) -> Answer:
         time.sleep(self.seconds)
         source = Source("NORA", "Geduld", "https://example.org#Geduld", "CC BY-ND 3.0", "Een citaat.", 1.0)
         return Answer(text, "nl", True, "Dit zegt de handreiking hierover.", [source])

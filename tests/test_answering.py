@@ -203,3 +203,18 @@ def test_langchain_retriever_returns_grounded_sections_and_nothing_for_out_of_sc
     assert docs[0].metadata["section"] == "Stap voor stap vormgeven van het besturingsmodel"
     assert all(d.metadata["kind"] == "text" and d.metadata["licence"] for d in docs)
     assert retriever.invoke("What's the weather like in Utrecht tomorrow?") == []
+
+
+def test_a_vague_follow_up_is_answered_with_the_earlier_question_as_context(core):
+    follow_up = "Kun je daar iets meer over vertellen?"
+    assert not core.answerer.answer(follow_up).answered
+    answer = core.answerer.answer(follow_up, context="Hoe bouwen we vertrouwen op tussen de ketenpartners?")
+    assert answer.answered and answer.question == follow_up
+    assert "vertrouwen" in " ".join(s.quote for s in answer.quotes)
+
+
+def test_an_english_preference_gives_english_framing_for_a_dutch_question(core):
+    answer = core.answerer.answer("Hoe bouwen we vertrouwen op?", english=True)
+    assert answer.answered and answer.language == "en"
+    assert answer.framing == PHRASES["answered"]["en"]
+    assert core.answerer.answer("", english=True).framing == PHRASES["empty"]["en"]

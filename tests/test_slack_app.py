@@ -243,3 +243,25 @@ def test_opening_the_app_home_publishes_it(app, fake):
                  "event_ts": "1700000700.000100"}, event_id="EvHome")
     published = fake.wait_for_calls("views.publish", 1, timeout=10)[0]
     assert published.args["user_id"] == "U1"
+
+
+def test_a_user_with_an_english_slack_locale_gets_english_framing(app, fake):
+    fake.add_user("U7", locale="en-US")
+    mention = {**_mention(text="<@U0KETENBOT> Hoe bouwen we vertrouwen op?"), "user": "U7"}
+    _event(app, mention, event_id="EvLocale")
+    post = fake.wait_for_calls("chat.postMessage", 1, timeout=10)[0]
+    blocks = post.args["blocks"] if isinstance(post.args["blocks"], list) else json.loads(post.args["blocks"])
+    assert "This is what the guidance says" in blocks[0]["text"]["text"]
+
+
+def test_a_vague_follow_up_in_the_thread_uses_the_first_question_as_context(app, fake):
+    _event(app, _mention(), event_id="EvCtx1")
+    fake.wait_for_calls("chat.postMessage", 1, timeout=10)
+    follow_up = {"type": "message", "channel_type": "channel", "user": "U1", "channel": "C1",
+                 "text": "Kun je daar iets meer over vertellen?", "ts": "1700000450.000100",
+                 "thread_ts": "1700000100.000100"}
+    _event(app, follow_up, event_id="EvCtx2")
+    second = fake.wait_for_calls("chat.postMessage", 2, timeout=10)[1]
+    blocks = second.args["blocks"]
+    blocks = blocks if isinstance(blocks, list) else json.loads(blocks)
+    assert any(b["type"] == "section" and b["text"]["text"].startswith("> „") for b in blocks)

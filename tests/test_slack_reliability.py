@@ -30,7 +30,7 @@ SECRET = "reliability-secret"
 class QuickAnswerer:
     """Stands in for the answering core: a fixed, valid answer at once."""
 
-    def answer(self, text: str) -> Answer:
+    def answer(self, text: str, **_hints: object) -> Answer:
         source = Source("NORA", "Geduld", "https://example.org#Geduld", "CC BY-ND 3.0", "Een citaat.", 1.0)
         return Answer(text[:2000], "nl", True, "Dit zegt de handreiking hierover.", [source])
 

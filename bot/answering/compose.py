@@ -48,19 +48,33 @@ class Answerer:
         self._cache_size = cache_size
         self._lock = threading.Lock()  # Slack listeners answer on several threads
 
-    def answer(self, raw_question: str) -> Answer:
+    def answer(self, raw_question: str, *, context: str = "", english: bool = False) -> Answer:
+        """Answer ``raw_question``.
+
+        ``context``: an earlier question in the same conversation; used only when the question
+        alone finds nothing grounded (a follow-up such as "and how long does that take?").
+        ``english``: the asker prefers English (their Slack locale), so the bot's own words are
+        English even for a Dutch question; quotes stay Dutch either way.
+        """
         question = clean_question(raw_question)
+        base = "en" if english else "nl"
         if not question:
-            return Answer("", "nl", False, phrase("empty", "nl"), notice="empty")
+            return Answer("", base, False, phrase("empty", base), notice="empty")
         notice = ""
         if len(question) > MAX_QUESTION_CHARS:
             question, notice = question[:MAX_QUESTION_CHARS], "truncated"
         language = detect_language(question)
         if not words(question):
-            return Answer(question, "nl", False, phrase("no_words", "nl"), notice="no_words")
+            return Answer(question, base, False, phrase("no_words", base), notice="no_words")
         if language == "other":
-            return Answer(question, "nl", False, phrase("other_language", "nl"), notice="other_language")
-        result = self.search.search(question, language)
+            return Answer(question, base, False, phrase("other_language", base), notice="other_language")
+        search_language = language
+        language = "en" if english else language
+        result = self.search.search(question, search_language)
+        if not result.grounded and context:
+            widened = self.search.search(f"{clean_question(context)[:MAX_QUESTION_CHARS]} {question}")
+            if widened.grounded:
+                result = widened
         prefix = phrase("truncated", language, limit=MAX_QUESTION_CHARS) + " " if notice else ""
         top = result.hits[: self.search.params.sections]
         if not result.grounded:

@@ -57,11 +57,19 @@ class Records:
 
     def has_answer_in_thread(self, channel_id: str, thread_ts: str) -> bool:
         """Did the bot answer in this thread (so follow-ups there are meant for it)?"""
-        query = select(answers.c.id).where(
-            answers.c.channel_id == channel_id, answers.c.thread_ts == thread_ts
+        return self.first_question_in_thread(channel_id, thread_ts) is not None
+
+    def first_question_in_thread(self, channel_id: str, thread_ts: str) -> str | None:
+        """The first question the bot answered in this thread, as context for follow-ups."""
+        query = (
+            select(answers.c.question)
+            .where(answers.c.channel_id == channel_id, answers.c.thread_ts == thread_ts)
+            .order_by(answers.c.created_at)
+            .limit(1)
         )
         with self.engine.connect() as conn:
-            return conn.execute(query.limit(1)).first() is not None
+            row = conn.execute(query).first()
+        return row[0] if row else None
 
     def save_feedback(self, answer_id: str, user_id: str, helpful: bool, reason: str | None = None) -> None:
         """One vote per person per answer; voting again (or adding a reason) updates it."""

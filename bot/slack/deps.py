@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.answering.compose import Answerer
 from bot.records.store import Records
+from bot.slack.locales import UserLocales
 
 
 @dataclass(frozen=True)
@@ -13,3 +14,4 @@ class SlackDeps:
     answerer: Answerer
     records: Records
     handoff_channel: str = ""  # where "vraag een mens" is posted; empty: not configured
+    locales: UserLocales = field(default_factory=lambda: UserLocales())

@@ -28,7 +28,11 @@ def answer_in_thread(
         client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status="is typing…")
     except (SlackApiError, OSError) as exc:
         log.debug("no status shown: %s", type(exc).__name__)
-    answer = deps.answerer.answer(strip_mentions(text))
+    context = ""
+    if thread_ts:  # a follow-up: the thread's first question is its context
+        context = deps.records.first_question_in_thread(channel, thread_ts) or ""
+    english = deps.locales.prefers_english(client, user)
+    answer = deps.answerer.answer(strip_mentions(text), context=context, english=english)
     answer_id = deps.records.save_answer(answer, user_id=user, channel_id=channel, thread_ts=thread_ts)
     client.chat_postMessage(
         channel=channel,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from bot.slack.blocks import answer_blocks, answer_fallback_text
 from bot.slack.deps import SlackDeps
@@ -21,7 +22,7 @@ HELP_WORDS = {"help", "hulp", "?"}
 
 def register(app: App, deps: SlackDeps) -> None:
     @app.command("/keten")
-    def on_keten(ack: Ack, command: dict, respond: Respond) -> None:
+    def on_keten(ack: Ack, command: dict, respond: Respond, client: WebClient) -> None:
         ack()
         text = (command.get("text") or "").strip()
         first, _, rest = text.partition(" ")
@@ -29,7 +30,8 @@ def register(app: App, deps: SlackDeps) -> None:
             respond(text=HELP, response_type="ephemeral")
             return
         question = rest if first.lower() in ASK_WORDS else text
-        answer = deps.answerer.answer(strip_mentions(question))
+        english = deps.locales.prefers_english(client, command["user_id"])
+        answer = deps.answerer.answer(strip_mentions(question), english=english)
         answer_id = deps.records.save_answer(
             answer, user_id=command["user_id"], channel_id=command["channel_id"], thread_ts=None
         )
