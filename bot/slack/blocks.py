@@ -48,12 +48,11 @@ def labels(language: str) -> dict[str, str]:
     return LABELS.get(language, LABELS["nl"])
 
 
-_labels = labels
 
 
 def answer_blocks(answer: Answer, answer_id: str, *, shareable: bool = False) -> list[Block]:
     """The message for ``answer``; ``answer_id`` ties button clicks back to the stored answer."""
-    t = _labels(answer.language)
+    t = labels(answer.language)
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=piece))
         for piece in split(f"*{t['bot']}:* {escape(answer.framing)}")
@@ -106,7 +105,7 @@ def _actions(answer_id: str, t: dict[str, str], shareable: bool) -> ActionsBlock
 
 def answer_fallback_text(answer: Answer) -> str:
     """The message's top-level ``text``: shown in notifications and to screen readers."""
-    text = f"{_labels(answer.language)['bot']}: {answer.framing}"
+    text = f"{labels(answer.language)['bot']}: {answer.framing}"
     if answer.quotes:
         text += f" „{answer.quotes[0].quote}”"
     return escape(text)[:FALLBACK_LIMIT]
