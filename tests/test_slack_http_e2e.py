@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import urlencode
 
 import pytest
 from slack_sdk.signature import SignatureVerifier
@@ -44,8 +45,9 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, float]:
         return e.code, time.monotonic() - started
 
 
-@pytest.fixture
-def served(tmp_path):
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("e2e")
     with FakeSlack() as fake:
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHROMA_"))}
@@ -102,3 +104,59 @@ def test_http_mode_answers_a_signed_mention_and_rejects_an_unsigned_one(served):
     time.sleep(0.5)
     assert len(fake.calls("chat.postMessage")) == 1
     assert "iets misgaat" not in log_path.read_text()  # message text stays out of the logs
+
+
+def _form(payload: dict) -> tuple[bytes, dict[str, str]]:
+    body = urlencode(payload).encode()
+    headers = _signed(body)
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return body, headers
+
+
+def _event_body(event: dict, event_id: str) -> bytes:
+    return json.dumps({"type": "event_callback", "team_id": "T0KETEN001", "api_app_id": "A0KETENBOT",
+                       "event_id": event_id, "event_time": int(time.time()), "event": event}).encode()
+
+
+def test_dm_follow_up_slash_command_and_buttons_over_http(served):
+    base, fake, _log = served
+    fake.reset()
+    url = base + "/slack/events"
+    dm = {"type": "message", "channel_type": "im", "user": "U1", "channel": "D1",
+          "text": "How do we build trust between the partners?", "ts": "1700001900.000100"}
+    body = _event_body(dm, "EvE2E-DM")
+    assert _post(url, body, _signed(body))[0] == 200
+    assert fake.wait_for_calls("chat.postMessage", 1, timeout=20)[0].args["channel"] == "D1"
+
+    mention = {"type": "app_mention", "user": "U1", "channel": "C2", "ts": "1700001950.000100",
+               "text": "<@U0KETENBOT> Hoe bouwen we vertrouwen op tussen de partners?"}
+    body = _event_body(mention, "EvE2E-Mention2")
+    assert _post(url, body, _signed(body))[0] == 200
+    fake.wait_for_calls("chat.postMessage", 2, timeout=20)
+    follow = {"type": "message", "channel_type": "channel", "user": "U1", "channel": "C2",
+              "text": "Kun je daar iets meer over vertellen?", "ts": "1700001951.000100",
+              "thread_ts": "1700001950.000100"}  # no mention: a follow-up in the bot's thread
+    body = _event_body(follow, "EvE2E-Follow")
+    assert _post(url, body, _signed(body))[0] == 200
+    third = fake.wait_for_calls("chat.postMessage", 3, timeout=20)[2]
+    assert third.args["channel"] == "C2" and third.args["thread_ts"] == "1700001950.000100"
+
+    body, headers = _form({"command": "/keten", "text": "vraag Waarom is geduld nodig?", "user_id": "U1",
+                           "channel_id": "C1", "team_id": "T0KETEN001", "api_app_id": "A0KETENBOT",
+                           "response_url": fake.response_url("e2e"), "trigger_id": fake.issue_trigger_id()})
+    status, took = _post(url, body, headers)
+    assert status == 200 and took < 3.0
+    reply = fake.wait_for_calls("response_url", 1, timeout=20)[0]
+    assert reply.args["response_type"] == "ephemeral"
+    actions = [b for b in reply.args["blocks"] if b["type"] == "actions"][0]["elements"]
+    answer_id = actions[0]["value"]
+
+    click = {"type": "block_actions", "team": {"id": "T0KETEN001"}, "user": {"id": "U2"},
+             "api_app_id": "A0KETENBOT", "trigger_id": fake.issue_trigger_id(),
+             "response_url": fake.response_url("e2e-click"), "channel": {"id": "C1"},
+             "actions": [{"type": "button", "action_id": actions[0]["action_id"], "value": answer_id,
+                          "block_id": "answer_actions", "action_ts": str(time.time())}]}
+    body, headers = _form({"payload": json.dumps(click)})
+    assert _post(url, body, headers)[0] == 200
+    thanks = fake.wait_for_calls("response_url", 2, timeout=20)[1]
+    assert thanks.args["response_type"] == "ephemeral" and thanks.args["replace_original"] is False
