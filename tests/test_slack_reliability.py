@@ -22,6 +22,7 @@ from bot.settings import load_settings
 from bot.slack.app import create_app
 from bot.slack.deps import SlackDeps
 from bot.slack.http import asgi_app
+from tests.fakes.measures import rate_limit_report
 from tests.fakes.slack_api import FakeSlack
 
 SECRET = "reliability-secret"
@@ -122,25 +123,13 @@ def test_rate_limited_posts_are_delivered_once_and_never_before_retry_after(setu
             break
         time.sleep(0.2)
     time.sleep(1.5)
-    calls = fake.calls("chat.postMessage")
-    delivered = [c for c in calls if c.status == 200]
-    limited = [c for c in calls if c.status == 429]
-    # 1. each rate-limited message is retried no sooner than its Retry-After (1 s)
-    early_retries = 0
-    for c in limited:
-        later = [d for d in calls if d.at > c.at and d.args["thread_ts"] == c.args["thread_ts"]]
-        early_retries += bool(later) and later[0].at - c.answered_at < 1.0
-    # 2. once the client has seen a 429, nothing is sent until the window has passed
-    #    (requests already on the wire when the 429 went out cannot be called back)
-    into_window = sum(
-        1 for c in limited for d in calls if c.answered_at + 0.05 < d.at < c.answered_at + 1.0
-    )
-    print(f"\n60 answers, {len(limited)} answered 429 -> {len(delivered)} delivered once each, "
-          f"{early_retries} retried before Retry-After, {into_window} sent into a known window")
-    assert limited, "the fake should have rate-limited some calls"
-    assert len(delivered) == 60
-    assert len({c.args["thread_ts"] for c in delivered}) == 60
-    assert early_retries == 0 and into_window == 0
+    r = rate_limit_report(fake.calls("chat.postMessage"), key="thread_ts", retry_after=1.0)
+    print(f"\n60 answers, {r.rate_limited} answered 429 -> {r.delivered} delivered "
+          f"({r.distinct_delivered} distinct), {r.early_retries} retried before Retry-After, "
+          f"{r.into_known_window} sent into a known window")
+    assert r.rate_limited, "the fake should have rate-limited some calls"
+    assert r.delivered == r.distinct_delivered == 60
+    assert r.early_retries == 0 and r.into_known_window == 0
 
 
 @pytest.mark.parametrize(
