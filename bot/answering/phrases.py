@@ -34,6 +34,16 @@ PHRASES: dict[str, dict[str, str]] = {
         "en": "I answer questions in Dutch and English. Please ask again in one of those "
         "languages. (Ik beantwoord vragen in het Nederlands en het Engels.)",
     },
+    "failed": {
+        "nl": "Er ging iets mis bij het beantwoorden van je vraag. Probeer het over een paar minuten "
+        "opnieuw; je vraag is niet verloren, je kunt hem gewoon nog eens stellen.",
+        "en": "Something went wrong while answering your question. Please try again in a few "
+        "minutes by asking it once more.",
+    },
+    "no_feedback": {
+        "nl": "Waarderen kan even niet: de opslag is tijdelijk niet bereikbaar.",
+        "en": "Feedback is unavailable for a moment: storage cannot be reached.",
+    },
     "truncated": {
         "nl": "Je bericht is erg lang; ik heb alleen de eerste {limit} tekens gebruikt.",
         "en": "Your message is very long; I used only its first {limit} characters.",

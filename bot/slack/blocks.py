@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.answering.model import Answer, Source
+from bot.answering.phrases import phrase
 from bot.slack import ids
 from bot.slack.text import FALLBACK_LIMIT, SECTION_LIMIT, escape, link, split
 
@@ -50,8 +51,11 @@ def labels(language: str) -> dict[str, str]:
 
 
 
-def answer_blocks(answer: Answer, answer_id: str, *, shareable: bool = False) -> list[Block]:
-    """The message for ``answer``; ``answer_id`` ties button clicks back to the stored answer."""
+def answer_blocks(answer: Answer, answer_id: str | None, *, shareable: bool = False) -> list[Block]:
+    """The message for ``answer``; ``answer_id`` ties button clicks back to the stored answer.
+
+    Without an ``answer_id`` (storage unreachable) there are no buttons, and a note says why.
+    """
     t = labels(answer.language)
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=piece))
@@ -66,7 +70,11 @@ def answer_blocks(answer: Answer, answer_id: str, *, shareable: bool = False) ->
         pointer_text = heading + "\n".join(lines)
         blocks.extend(SectionBlock(text=MarkdownTextObject(text=p)) for p in split(pointer_text))
     blocks = blocks[: MAX_BLOCKS - 1]
-    blocks.append(_actions(answer_id, t, shareable))
+    if answer_id is None:
+        note = phrase("no_feedback", answer.language)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"_{escape(note)}_")]))
+    else:
+        blocks.append(_actions(answer_id, t, shareable))
     return blocks
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from bot.answering.compose import Answerer
 from bot.records.store import Records
 from bot.slack.locales import UserLocales
+from bot.slack.recent import RecentKeys
 
 
 @dataclass(frozen=True)
@@ -15,3 +16,4 @@ class SlackDeps:
     records: Records
     handoff_channel: str = ""  # where "vraag een mens" is posted; empty: not configured
     locales: UserLocales = field(default_factory=lambda: UserLocales())
+    recent: RecentKeys = field(default_factory=lambda: RecentKeys())  # when the database is down

@@ -7,7 +7,9 @@ import re
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.answering.phrases import phrase
 from bot.slack.blocks import answer_blocks, answer_fallback_text
 from bot.slack.deps import SlackDeps
 
@@ -28,12 +30,23 @@ def answer_in_thread(
         client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status="is typing…")
     except (SlackApiError, OSError) as exc:
         log.debug("no status shown: %s", type(exc).__name__)
-    context = ""
-    if thread_ts:  # a follow-up: the thread's first question is its context
-        context = deps.records.first_question_in_thread(channel, thread_ts) or ""
     english = deps.locales.prefers_english(client, user)
-    answer = deps.answerer.answer(strip_mentions(text), context=context, english=english)
-    answer_id = deps.records.save_answer(answer, user_id=user, channel_id=channel, thread_ts=thread_ts)
+    try:
+        context = deps.records.first_question_in_thread(channel, thread_ts) or ""
+    except SQLAlchemyError:
+        context = ""
+    try:
+        answer = deps.answerer.answer(strip_mentions(text), context=context, english=english)
+    except Exception:  # never leave the asker without a word
+        log.exception("answering failed")
+        apology = phrase("failed", "en" if english else "nl")
+        client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=apology)
+        return
+    try:
+        answer_id = deps.records.save_answer(answer, user_id=user, channel_id=channel, thread_ts=thread_ts)
+    except SQLAlchemyError as exc:  # answer anyway; without a stored answer there is no feedback
+        log.warning("answer not stored (%s)", type(exc).__name__)
+        answer_id = None
     client.chat_postMessage(
         channel=channel,
         thread_ts=thread_ts,

@@ -6,6 +6,7 @@ import logging
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.slack.deps import SlackDeps
 from bot.slack.replies import answer_in_thread
@@ -28,9 +29,7 @@ def register(app: App, deps: SlackDeps) -> None:
             return
         if event.get("channel_type") == "im":
             _answer_once(deps, client, event)
-        elif event.get("thread_ts") and deps.records.has_answer_in_thread(
-            event["channel"], event["thread_ts"]
-        ):
+        elif event.get("thread_ts") and _bots_thread(deps, event):
             _answer_once(deps, client, event)  # a follow-up in a thread the bot answered in
         # any other channel message is none of the bot's business: not read, not stored, not logged
 
@@ -44,9 +43,22 @@ def _answer_once(deps: SlackDeps, client: WebClient, event: dict) -> None:
     """A mention arrives as app_mention and as message, and Slack retries: answer each message once."""
     if not all(isinstance(event.get(k), str) and event.get(k) for k in ("user", "channel", "ts")):
         return  # not a message a person wrote to us
-    if not deps.records.claim_event(f"msg:{event['channel']}:{event['ts']}"):
+    key = f"msg:{event['channel']}:{event['ts']}"
+    try:
+        first = deps.records.claim_event(key)
+    except SQLAlchemyError as exc:  # the database is down: still answer, once per process
+        log.warning("database unavailable (%s); answering without records", type(exc).__name__)
+        first = deps.recent.claim(key)
+    if not first:
         return
     answer_in_thread(
         deps, client, channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"],
         user=event["user"], text=event.get("text", ""),
     )
+
+
+def _bots_thread(deps: SlackDeps, event: dict) -> bool:
+    try:
+        return deps.records.has_answer_in_thread(event["channel"], event["thread_ts"])
+    except SQLAlchemyError:  # cannot tell whose thread it is: stay out of it
+        return False
