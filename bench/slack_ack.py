@@ -26,28 +26,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import uvicorn  # noqa: E402
-from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
-from bot.answering.model import Answer, Source  # noqa: E402
-from bot.records.db import make_engine, migrate  # noqa: E402
-from bot.records.store import Records  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
-from bot.slack.app import create_app  # noqa: E402
-from bot.slack.deps import SlackDeps  # noqa: E402
 from bot.slack.http import asgi_app  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
-
-SECRET = "bench-secret"
-
-
-class SlowAnswerer:
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-
-    def answer(self, text: str, **_hints: object) -> Answer:
-        time.sleep(self.seconds)
-        source = Source("NORA", "Geduld", "https://example.org#Geduld", "CC BY-ND 3.0", "Een citaat.", 1.0)
-        return Answer(text, "nl", True, "Dit zegt de handreiking hierover.", [source])
+from tests.fakes.slack_requests import (  # noqa: E402
+    StubAnswerer,
+    app_against,
+    event_body,
+    mention,
+    signature_headers,
+    sqlite_records,
+)
 
 
 def main() -> None:
@@ -57,13 +46,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=4)
     args = ap.parse_args()
     with FakeSlack() as fake, tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{tmp}/r.sqlite3")
-        migrate(engine)
-        settings = load_settings(
-            {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.base_url},
-            env_file=None,
-        )
-        app = create_app(settings, SlackDeps(SlowAnswerer(args.answer_seconds), Records(engine)))
+        app = app_against(fake, StubAnswerer(args.answer_seconds), sqlite_records(Path(tmp)))
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -74,16 +57,9 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/slack/events"
 
         def post(n: int) -> tuple[int, float]:
-            body = json.dumps({
-                "type": "event_callback", "team_id": "T0KETEN001", "api_app_id": "A0KETENBOT",
-                "event_id": f"EvB{n}", "event_time": int(time.time()),
-                "event": {"type": "app_mention", "user": "U1", "channel": "C1",
-                          "ts": f"{1_700_100_000 + n}.000100", "text": "<@U0KETENBOT> Waarom geduld?"},
-            })
-            ts = str(int(time.time()))
-            signature = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
-            headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts,
-                       "X-Slack-Signature": signature}
+            event = mention("Waarom geduld?", f"{1_700_100_000 + n}.000100")
+            body = event_body(event, f"EvB{n}")
+            headers = {"Content-Type": "application/json", **signature_headers(body)}
             started = time.perf_counter()
             with urllib.request.urlopen(urllib.request.Request(url, body.encode(), headers), timeout=30) as r:
                 return r.status, time.perf_counter() - started

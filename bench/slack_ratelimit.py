@@ -19,24 +19,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from slack_bolt import BoltRequest  # noqa: E402
-from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
-from bot.answering.model import Answer, Source  # noqa: E402
-from bot.records.db import make_engine, migrate  # noqa: E402
-from bot.records.store import Records  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
-from bot.slack.app import create_app  # noqa: E402
-from bot.slack.deps import SlackDeps  # noqa: E402
 from tests.fakes.measures import rate_limit_report  # noqa: E402
 from tests.fakes.slack_api import FakeSlack  # noqa: E402
-
-SECRET = "bench-secret"
-
-
-class QuickAnswerer:
-    def answer(self, text: str, **_hints: object) -> Answer:
-        source = Source("NORA", "Geduld", "https://example.org#Geduld", "CC BY-ND 3.0", "Een citaat.", 1.0)
-        return Answer(text, "nl", True, "Dit zegt de handreiking hierover.", [source])
+from tests.fakes.slack_requests import (  # noqa: E402
+    StubAnswerer,
+    app_against,
+    bolt_headers,
+    event_body,
+    mention,
+    sqlite_records,
+)
 
 
 def main() -> None:
@@ -46,28 +39,15 @@ def main() -> None:
     ap.add_argument("--retry-after", type=int, default=1)
     args = ap.parse_args()
     with FakeSlack() as fake, tempfile.TemporaryDirectory() as tmp:
-        engine = make_engine(f"sqlite:///{tmp}/r.sqlite3")
-        migrate(engine)
-        settings = load_settings(
-            {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.base_url},
-            env_file=None,
-        )
-        app = create_app(settings, SlackDeps(QuickAnswerer(), Records(engine)))
+        app = app_against(fake, StubAnswerer(), sqlite_records(Path(tmp)))
         fake.fail_rate(
             "chat.postMessage", share=args.share, status=429, retry_after=args.retry_after, seed=11
         )
         started = time.monotonic()
         for n in range(args.answers):
-            body = json.dumps({
-                "type": "event_callback", "team_id": "T0KETEN001", "api_app_id": "A0KETENBOT",
-                "event_id": f"EvR{n}", "event_time": int(time.time()),
-                "event": {"type": "app_mention", "user": "U1", "channel": f"C{n % 20:03d}",
-                          "ts": f"{1_700_200_000 + n}.000100", "text": "<@U0KETENBOT> Waarom geduld?"},
-            })
-            ts = str(int(time.time()))
-            sig = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
-            headers = {"content-type": ["application/json"], "x-slack-request-timestamp": [ts],
-                       "x-slack-signature": [sig]}
+            event = mention("Waarom geduld?", f"{1_700_200_000 + n}.000100", channel=f"C{n % 20:03d}")
+            body = event_body(event, f"EvR{n}")
+            headers = bolt_headers(body)
             assert app.dispatch(BoltRequest(body=body, headers=headers)).status == 200
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:

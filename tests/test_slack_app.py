@@ -8,17 +8,10 @@ from urllib.parse import urlencode
 
 import pytest
 from slack_bolt import BoltRequest
-from slack_sdk.signature import SignatureVerifier
 
-from bot.records.db import make_engine, migrate
-from bot.records.store import Records
-from bot.settings import load_settings
 from bot.slack import ids
-from bot.slack.app import create_app
-from bot.slack.deps import SlackDeps
 from tests.fakes.slack_api import RESPONSE, FakeSlack
-
-SECRET = "test-signing-secret"
+from tests.fakes.slack_requests import SECRET, app_against, bolt_headers, event_body, sqlite_records
 
 
 @pytest.fixture
@@ -29,17 +22,11 @@ def fake():
 
 @pytest.fixture
 def records(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'r.sqlite3'}")
-    migrate(engine)
-    return Records(engine)
+    return sqlite_records(tmp_path)
 
 
 def _app(fake, core, records, handoff=""):
-    settings = load_settings(
-        {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.base_url},
-        env_file=None,
-    )
-    return create_app(settings, SlackDeps(core.answerer, records, handoff_channel=handoff))
+    return app_against(fake, core.answerer, records, handoff=handoff)
 
 
 @pytest.fixture
@@ -48,21 +35,12 @@ def app(fake, core, records):
 
 
 def _send(app, body: str, content_type: str, *, timestamp: int | None = None, secret: str = SECRET):
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-    headers = {
-        "content-type": [content_type], "x-slack-request-timestamp": [ts], "x-slack-signature": [signature],
-    }
+    headers = bolt_headers(body, content_type, secret=secret, timestamp=timestamp)
     return app.dispatch(BoltRequest(body=body, headers=headers))
 
 
 def _event(app, event: dict, event_id: str = "Ev1", **kw):
-    body = json.dumps({
-        "token": "unused", "team_id": "T0KETEN001", "api_app_id": "A0KETENBOT", "type": "event_callback",
-        "event_id": event_id, "event_time": int(time.time()), "event": event,
-        "authorizations": [{"team_id": "T0KETEN001", "user_id": "U0KETENBOT", "is_bot": True}],
-    })
-    return _send(app, body, "application/json", **kw)
+    return _send(app, event_body(event, event_id), "application/json", **kw)
 
 
 QUESTION = "<@U0KETENBOT> Hoe bouwen we vertrouwen op tussen werkvloer en management?"
@@ -148,12 +126,9 @@ def test_bot_messages_and_edits_are_ignored(app, fake):
 @pytest.mark.parametrize("how", ["tampered", "wrong_secret", "stale"])
 def test_unsigned_tampered_or_replayed_requests_are_rejected(app, fake, records, how):
     if how == "tampered":
-        body = json.dumps({"type": "event_callback", "event_id": "EvX", "event": _mention()})
-        ts = str(int(time.time()))
-        sig = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
-        headers = {"content-type": ["application/json"], "x-slack-request-timestamp": [ts],
-                   "x-slack-signature": [sig]}
-        response = app.dispatch(BoltRequest(body=body.replace("vertrouwen", "wantrouwen"), headers=headers))
+        body = event_body(_mention(), "EvX")
+        tampered = body.replace("vertrouwen", "wantrouwen")
+        response = app.dispatch(BoltRequest(body=tampered, headers=bolt_headers(body)))
     elif how == "wrong_secret":
         response = _event(app, _mention(), secret="not-the-secret")
     else:

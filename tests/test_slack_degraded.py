@@ -7,16 +7,11 @@ import time
 
 import pytest
 from slack_bolt import BoltRequest
-from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.exc import OperationalError
 
 from bot.answering.phrases import PHRASES
-from bot.settings import load_settings
-from bot.slack.app import create_app
-from bot.slack.deps import SlackDeps
 from tests.fakes.slack_api import FakeSlack
-
-SECRET = "degraded-secret"
+from tests.fakes.slack_requests import app_against, bolt_headers, event_body, sqlite_records
 
 
 class DownRecords:
@@ -40,22 +35,9 @@ def fake():
         yield slack
 
 
-def _app(fake, answerer, records):
-    settings = load_settings(
-        {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.base_url},
-        env_file=None,
-    )
-    return create_app(settings, SlackDeps(answerer, records))
-
-
 def _deliver(app, event: dict, event_id: str) -> int:
-    body = json.dumps({"type": "event_callback", "team_id": "T0KETEN001", "api_app_id": "A0KETENBOT",
-                       "event_id": event_id, "event_time": int(time.time()), "event": event})
-    ts = str(int(time.time()))
-    sig = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body)
-    headers = {"content-type": ["application/json"], "x-slack-request-timestamp": [ts],
-               "x-slack-signature": [sig]}
-    return app.dispatch(BoltRequest(body=body, headers=headers)).status
+    body = event_body(event, event_id)
+    return app.dispatch(BoltRequest(body=body, headers=bolt_headers(body))).status
 
 
 MENTION = {"type": "app_mention", "user": "U1", "channel": "C1", "ts": "1700005000.000100",
@@ -63,7 +45,7 @@ MENTION = {"type": "app_mention", "user": "U1", "channel": "C1", "ts": "17000050
 
 
 def test_database_down_the_answer_still_comes_once_without_feedback_buttons(fake, core):
-    app = _app(fake, core.answerer, DownRecords())
+    app = app_against(fake, core.answerer, DownRecords())
     for _ in range(3):  # Slack retrying the same event
         assert _deliver(app, MENTION, "EvDown") == 200
     post = fake.wait_for_calls("chat.postMessage", 1, timeout=10)[0]
@@ -76,7 +58,7 @@ def test_database_down_the_answer_still_comes_once_without_feedback_buttons(fake
 
 
 def test_database_down_channel_chatter_in_threads_stays_quiet(fake, core):
-    app = _app(fake, core.answerer, DownRecords())
+    app = app_against(fake, core.answerer, DownRecords())
     chatter = {"type": "message", "channel_type": "channel", "user": "U2", "channel": "C1",
                "text": "Zie ik je straks?", "ts": "1700005100.000100", "thread_ts": "1700005000.000100"}
     assert _deliver(app, chatter, "EvChatDown") == 200
@@ -85,12 +67,7 @@ def test_database_down_channel_chatter_in_threads_stays_quiet(fake, core):
 
 
 def test_a_failing_answer_path_gets_a_polite_retry_message(fake, tmp_path):
-    from bot.records.db import make_engine, migrate
-    from bot.records.store import Records
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'r.sqlite3'}")
-    migrate(engine)
-    app = _app(fake, BrokenAnswerer(), Records(engine))
+    app = app_against(fake, BrokenAnswerer(), sqlite_records(tmp_path))
     assert _deliver(app, MENTION, "EvBroken") == 200
     post = fake.wait_for_calls("chat.postMessage", 1, timeout=10)[0]
     assert post.args["text"] == PHRASES["failed"]["nl"]

@@ -13,12 +13,10 @@ import urllib.request
 from urllib.parse import urlencode
 
 import pytest
-from slack_sdk.signature import SignatureVerifier
 
 from tests.conftest import KNOWLEDGE
 from tests.fakes.slack_api import FakeSlack
-
-SECRET = "e2e-signing-secret"
+from tests.fakes.slack_requests import SECRET, event_body, signature_headers
 
 
 def _free_port() -> int:
@@ -79,9 +77,7 @@ def served(tmp_path_factory):
 
 
 def _signed(body: bytes) -> dict[str, str]:
-    ts = str(int(time.time()))
-    sig = SignatureVerifier(SECRET).generate_signature(timestamp=ts, body=body.decode())
-    return {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig}
+    return {"Content-Type": "application/json", **signature_headers(body.decode())}
 
 
 def test_http_mode_answers_a_signed_mention_and_rejects_an_unsigned_one(served):
@@ -114,8 +110,7 @@ def _form(payload: dict) -> tuple[bytes, dict[str, str]]:
 
 
 def _event_body(event: dict, event_id: str) -> bytes:
-    return json.dumps({"type": "event_callback", "team_id": "T0KETEN001", "api_app_id": "A0KETENBOT",
-                       "event_id": event_id, "event_time": int(time.time()), "event": event}).encode()
+    return event_body(event, event_id).encode()
 
 
 def test_dm_follow_up_slash_command_and_buttons_over_http(served):

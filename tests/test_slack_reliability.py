@@ -13,60 +13,35 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from slack_bolt import BoltRequest
-from slack_sdk.signature import SignatureVerifier
 
-from bot.answering.model import Answer, Source
-from bot.records.db import make_engine, migrate
-from bot.records.store import Records
-from bot.settings import load_settings
-from bot.slack.app import create_app
-from bot.slack.deps import SlackDeps
 from bot.slack.http import asgi_app
 from tests.fakes.measures import rate_limit_report
 from tests.fakes.slack_api import FakeSlack
-
-SECRET = "reliability-secret"
-
-
-class QuickAnswerer:
-    """Stands in for the answering core: a fixed, valid answer at once."""
-
-    def answer(self, text: str, **_hints: object) -> Answer:
-        source = Source("NORA", "Geduld", "https://example.org#Geduld", "CC BY-ND 3.0", "Een citaat.", 1.0)
-        return Answer(text[:2000], "nl", True, "Dit zegt de handreiking hierover.", [source])
+from tests.fakes.slack_requests import (
+    SECRET,
+    StubAnswerer,
+    app_against,
+    bolt_headers,
+    event_body,
+    sqlite_records,
+)
 
 
 @pytest.fixture
 def setup(tmp_path):
     with FakeSlack() as fake:
-        engine = make_engine(f"sqlite:///{tmp_path / 'r.sqlite3'}")
-        migrate(engine)
-        records = Records(engine)
-        settings = load_settings(
-            {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.base_url},
-            env_file=None,
-        )
-        app = create_app(settings, SlackDeps(QuickAnswerer(), records))
-        yield app, fake, records
+        records = sqlite_records(tmp_path)
+        yield app_against(fake, StubAnswerer(), records), fake, records
 
 
 def _headers(body: str, *, ts: int | None = None, secret: str = SECRET) -> dict:
-    stamp = str(int(time.time()) if ts is None else ts)
-    sig = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
-    return {
-        "content-type": ["application/json"],
-        "x-slack-request-timestamp": [stamp],
-        "x-slack-signature": [sig],
-    }
+    return bolt_headers(body, secret=secret, timestamp=ts)
 
 
 def _mention_body(n: int, text: str = "<@U0KETENBOT> Waarom geduld?") -> str:
     ts = f"{1_700_001_000 + n}.000100"
-    return json.dumps({
-        "type": "event_callback", "team_id": "T0KETEN001", "api_app_id": "A0KETENBOT",
-        "event_id": f"Ev{n:05d}", "event_time": int(time.time()),
-        "event": {"type": "app_mention", "user": "U1", "channel": "C1", "ts": ts, "text": text},
-    })
+    event = {"type": "app_mention", "user": "U1", "channel": "C1", "ts": ts, "text": text}
+    return event_body(event, f"Ev{n:05d}")
 
 
 def test_100_events_each_delivered_4_times_are_answered_100_times(setup):
