@@ -93,6 +93,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         )
         return EXIT_CONFIG
     from bot.records.db import make_engine, migrate
+    from bot.records.outbox import Outbox
     from bot.records.store import Records
     from bot.slack.app import create_app, make_client
     from bot.slack.deps import SlackDeps
@@ -104,7 +105,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     core = _build(settings, progress=True)
     engine = make_engine(settings.database_url)
     migrate(engine)
-    deps = SlackDeps(core.answerer, Records(engine), handoff_channel=settings.slack_handoff_channel)
+    outbox = Outbox(settings.data_dir / "outbox.jsonl")
+    records = Records(engine)
+    outbox.flush(records)  # answers kept while the database was down last time
+    deps = SlackDeps(core.answerer, records, handoff_channel=settings.slack_handoff_channel, outbox=outbox)
     app = create_app(settings, deps)
     if args.http:
         from bot.slack.http import serve

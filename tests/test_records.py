@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 from bot.answering.model import Answer, Source
 from bot.records.db import make_engine, migrate
 from bot.records.store import Records
+from bot.slack.replies import strip_mentions
 
 POSTGRES = os.environ.get("KETENBOT_TEST_POSTGRES", "postgresql+psycopg://127.0.0.1:5432/test")
 
@@ -128,3 +129,7 @@ def test_concurrent_duplicate_feedback_stores_one_row(engine):
     for t in threads:
         t.join()
     assert len(records.feedback_for(answer_id)) == 1
+
+
+def test_questions_are_stored_as_typed_not_as_slack_escaped_them():
+    assert strip_mentions("<@U0KETENBOT> a &amp; b &lt;x&gt; &amp;lt;") == "a & b <x> &lt;"

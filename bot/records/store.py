@@ -33,10 +33,10 @@ class Records:
         with self.engine.begin() as conn:
             return conn.execute(stmt).first() is not None
 
-    def save_answer(self, answer: Answer, *, user_id: str, channel_id: str, thread_ts: str | None) -> str:
-        answer_id = str(uuid.uuid4())
-        row = {
-            "id": answer_id,
+    def answer_row(self, answer: Answer, *, user_id: str, channel_id: str, thread_ts: str | None) -> dict:
+        """The row for an answer, with a fresh id; :meth:`insert_answer` stores it."""
+        return {
+            "id": str(uuid.uuid4()),
             "created_at": self.clock(),
             "user_id": user_id,
             "channel_id": channel_id,
@@ -46,9 +46,26 @@ class Records:
             "answered": answer.answered,
             "sources": [asdict(s) for s in answer.sources],
         }
+
+    def insert_answer(self, row: dict) -> str:
+        """Store an answer row; storing the same row again changes nothing."""
+        stmt = self._insert(answers).values(**row).on_conflict_do_nothing(index_elements=["id"])
         with self.engine.begin() as conn:
-            conn.execute(answers.insert().values(**row))
-        return answer_id
+            conn.execute(stmt)
+        return row["id"]
+
+    def save_answer(self, answer: Answer, *, user_id: str, channel_id: str, thread_ts: str | None) -> str:
+        row = self.answer_row(answer, user_id=user_id, channel_id=channel_id, thread_ts=thread_ts)
+        return self.insert_answer(row)
+
+    def restore(self, kind: str, row: dict) -> None:
+        """Write a row kept in the outbox while the database was down (see ``bot.records.outbox``)."""
+        if kind == "answer":
+            self.insert_answer(row)
+        elif kind == "event":
+            self.claim_event(row["event_id"])
+        else:
+            raise ValueError(f"unknown outbox entry {kind!r}")
 
     def get_answer(self, answer_id: str) -> dict | None:
         with self.engine.connect() as conn:
@@ -72,7 +89,9 @@ class Records:
         return row[0] if row else None
 
     def save_feedback(self, answer_id: str, user_id: str, helpful: bool, reason: str | None = None) -> None:
-        """One vote per person per answer; voting again (or adding a reason) updates it."""
+        """One vote per person per answer; voting again (or adding a reason) updates it. A reason
+        once written is kept when the vote changes to 👍 (nothing a person wrote is dropped);
+        reports read a reason only together with a 👎."""
         now = self.clock()
         stmt = self._insert(feedback).values(
             id=str(uuid.uuid4()), answer_id=answer_id, user_id=user_id, helpful=helpful,

@@ -6,11 +6,11 @@ import logging
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, ServerErrorRetryHandler
 
 from bot.settings import Settings
 from bot.slack.deps import SlackDeps
 from bot.slack.listeners import actions, commands, events
+from bot.slack.posting import SafeConnectionErrorRetryHandler, SafeServerErrorRetryHandler
 from bot.slack.ratelimit import GatedRateLimitRetryHandler, GatedWebClient, RateLimitGate
 
 log = logging.getLogger(__name__)
@@ -18,16 +18,17 @@ log = logging.getLogger(__name__)
 
 def make_client(settings: Settings) -> WebClient:
     """Web API client for SLACK_API_URL: 429s close a gate shared by all threads (see
-    ``bot.slack.ratelimit``); 500/503 and dropped connections are retried."""
+    ``bot.slack.ratelimit``); 500/503 and dropped connections are retried, except for
+    chat.postMessage, where ``bot.slack.posting.post_once`` checks before posting again."""
     gate = RateLimitGate()
     return GatedWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         gate=gate,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
+            SafeConnectionErrorRetryHandler(max_retry_count=2),
             GatedRateLimitRetryHandler(gate),
-            ServerErrorRetryHandler(max_retry_count=2),
+            SafeServerErrorRetryHandler(max_retry_count=2),
         ],
     )
 

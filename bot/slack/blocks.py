@@ -31,6 +31,8 @@ LABELS = {
                          "van Ketenbot om SLACK_HANDOFF_CHANNEL in te stellen.",
            "handoff_done": "Je vraag is doorgezet naar een mens; je hoort van ze in Slack.",
            "gone": "Dit antwoord is niet meer beschikbaar.",
+           "not_saved": "Dat kon ik even niet opslaan: de opslag is tijdelijk niet bereikbaar. "
+                        "Probeer het over een paar minuten opnieuw.",
            "reason_title": "Wat klopte er niet?", "reason_label": "Toelichting (mag leeg blijven)",
            "submit": "Verstuur", "cancel": "Sluit"},
     "en": {"bot": "Ketenbot", "see_also": "See also", "up": "Helpful", "down": "Not helpful",
@@ -40,6 +42,8 @@ LABELS = {
                          "administrator to set SLACK_HANDOFF_CHANNEL.",
            "handoff_done": "Your question has been passed on to a person; they will reply in Slack.",
            "gone": "This answer is no longer available.",
+           "not_saved": "I could not save that: storage cannot be reached for a moment. "
+                        "Please try again in a few minutes.",
            "reason_title": "What was wrong?", "reason_label": "Explanation (optional)",
            "submit": "Send", "cancel": "Close"},
 }

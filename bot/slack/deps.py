@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.answering.compose import Answerer
+from bot.records.outbox import Outbox
 from bot.records.store import Records
 from bot.slack.locales import UserLocales
 from bot.slack.recent import RecentKeys
@@ -17,3 +18,4 @@ class SlackDeps:
     handoff_channel: str = ""  # where "vraag een mens" is posted; empty: not configured
     locales: UserLocales = field(default_factory=lambda: UserLocales())
     recent: RecentKeys = field(default_factory=lambda: RecentKeys())  # when the database is down
+    outbox: Outbox | None = None  # answers given while the database is down, stored when it is back

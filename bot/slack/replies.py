@@ -12,6 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.answering.phrases import phrase
 from bot.slack.blocks import answer_blocks, answer_fallback_text
 from bot.slack.deps import SlackDeps
+from bot.slack.posting import post_once
+from bot.slack.text import unescape
 
 log = logging.getLogger(__name__)
 
@@ -19,13 +21,17 @@ _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 
 
 def strip_mentions(text: str) -> str:
-    return _MENTION.sub(" ", text or "").strip()
+    """The question as typed: mentions of the bot (or anyone) removed, Slack's escaping undone."""
+    return unescape(_MENTION.sub(" ", text or "")).strip()
 
 
 def answer_in_thread(
-    deps: SlackDeps, client: WebClient, *, channel: str, thread_ts: str, user: str, text: str
+    deps: SlackDeps, client: WebClient, *, key: str, channel: str, thread_ts: str, user: str, text: str
 ) -> None:
-    """Show that the bot is working, answer, store the answer, post it in the thread."""
+    """Show that the bot is working, answer, store the answer, post it in the thread once.
+
+    ``key`` names the question (its channel and ts): the post carries it, so a retry after a
+    dropped connection does not post the answer twice (``bot.slack.posting``)."""
     try:  # a visible "working on it"; cosmetic, so any failure is ignored
         client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status="is typing…")
     except (SlackApiError, OSError) as exc:
@@ -40,14 +46,21 @@ def answer_in_thread(
     except Exception:  # never leave the asker without a word
         log.exception("answering failed")
         apology = phrase("failed", "en" if english else "nl")
-        client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=apology)
+        post_once(client, key=key, channel=channel, thread_ts=thread_ts, text=apology)
         return
+    row = deps.records.answer_row(answer, user_id=user, channel_id=channel, thread_ts=thread_ts)
     try:
-        answer_id = deps.records.save_answer(answer, user_id=user, channel_id=channel, thread_ts=thread_ts)
+        answer_id = deps.records.insert_answer(row)
     except SQLAlchemyError as exc:  # answer anyway; without a stored answer there is no feedback
-        log.warning("answer not stored (%s)", type(exc).__name__)
         answer_id = None
-    client.chat_postMessage(
+        if deps.outbox is not None:
+            deps.outbox.add("answer", row)
+            log.warning("answer kept in the outbox until the database is back (%s)", type(exc).__name__)
+        else:
+            log.warning("answer not stored (%s)", type(exc).__name__)
+    post_once(
+        client,
+        key=key,
         channel=channel,
         thread_ts=thread_ts,
         text=answer_fallback_text(answer),

@@ -11,6 +11,12 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """Undo Slack's escaping of &, < and > in the text it sends (events, slash commands), so a
+    question is stored and searched as typed; ``escape`` it again before showing it."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def link(url: str, label: str) -> str:
     """A mrkdwn link; the label is escaped and may not contain the '|' separator."""
     return f"<{url}|{escape(label).replace('|', '¦')}>" if url else escape(label)

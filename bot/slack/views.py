@@ -40,7 +40,7 @@ def feedback_reason_view(answer_id: str, language: str) -> View:
     return View(
         type="modal",
         callback_id=ids.FEEDBACK_REASON_VIEW,
-        private_metadata=json.dumps({"answer_id": answer_id}),
+        private_metadata=json.dumps({"answer_id": answer_id, "language": language}),
         title=t["reason_title"][:24],
         submit=t["submit"],
         close=t["cancel"],

@@ -48,7 +48,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["Call", "FakeSlack", "RateLimit", "RESPONSE", "UPLOAD"]
+__all__ = ["APP_TOKEN", "Call", "FakeSlack", "RateLimit", "RESPONSE", "UPLOAD"]
 
 #: Pseudo method name under which POSTs to an upload URL (files.upload_v2 step 2) are recorded.
 #: Faults can target it too: ``fake.drop_next(UPLOAD)``.
@@ -83,6 +83,7 @@ _SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
     "conversations.members": ("channels:read", "groups:read", "im:read", "mpim:read"),
     "conversations.replies": ("channels:history", "groups:history", "im:history", "mpim:history"),
+    "conversations.history": ("channels:history", "groups:history", "im:history", "mpim:history"),
     "users.info": ("users:read",),
     "reactions.add": ("reactions:write",),
     "reactions.remove": ("reactions:write",),
@@ -110,6 +111,10 @@ DEFAULT_SCOPES = (
     "users:read",
 )
 _NO_AUTH = {"api.test"}
+#: Methods called with an app-level token (xapp-...) instead of the bot token, and the scope they need.
+_APP_LEVEL: dict[str, tuple[str, ...]] = {"apps.connections.open": ("connections:write",)}
+#: The app-level token the fake accepts by default (what SLACK_APP_TOKEN holds for Socket Mode).
+APP_TOKEN = "xapp-1-A0KETENBOT-1700000000000-fakeketenbotapptoken"
 _SERVER_ERRORS = {
     500: "internal_error",
     502: "service_unavailable",
@@ -309,6 +314,7 @@ class FakeSlack:
         enforce_retry_after: bool = True,
         start_ts: int = 1_700_000_000,
         seed: int = 0,
+        app_tokens: Iterable[str] = (APP_TOKEN,),
     ) -> None:
         """
         Args:
@@ -321,8 +327,14 @@ class FakeSlack:
             enforce_retry_after: answer 429 again to calls that come inside an open Retry-After window.
             start_ts: the seconds part of the first message ``ts``; ts values then go up by 100 µs.
             seed: seeds ID generation, so IDs are the same from run to run.
+            app_tokens: accepted app-level tokens (scope ``connections:write``). Only they may call
+                ``apps.connections.open``, which hands out a URL of the attached Socket Mode fake
+                (``tests.fakes.socket_mode``); bot methods refuse them with ``not_allowed_token_type``.
         """
         self._tokens: dict[str, None] = dict.fromkeys(tokens)  # an ordered set
+        self._app_tokens: dict[str, tuple[str, ...]] = {t: ("connections:write",) for t in app_tokens}
+        #: Issues a Socket Mode WebSocket URL for apps.connections.open; FakeSocketMode sets it.
+        self.socket_mode_url: Callable[[], str] | None = None
         self._scopes = list(scopes)
         self.strict = strict
         self.enforce_retry_after = enforce_retry_after
@@ -353,6 +365,7 @@ class FakeSlack:
             "conversations.info": self._conversations_info,
             "conversations.members": self._conversations_members,
             "conversations.replies": self._conversations_replies,
+            "conversations.history": self._conversations_history,
             "users.info": self._users_info,
             "views.open": self._views_open,
             "views.publish": self._views_publish,
@@ -362,6 +375,7 @@ class FakeSlack:
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
+            "apps.connections.open": self._apps_connections_open,
         }
         self._reset_state()
 
@@ -418,6 +432,15 @@ class FakeSlack:
     def add_token(self, token: str) -> None:
         with self._lock:
             self._tokens[token] = None
+
+    @property
+    def app_token(self) -> str:
+        """An accepted app-level token (the first one given)."""
+        return next(iter(self._app_tokens), "")
+
+    def add_app_token(self, token: str, scopes: Iterable[str] = ("connections:write",)) -> None:
+        with self._lock:
+            self._app_tokens[token] = tuple(scopes)
 
     def client(self, **kwargs: Any) -> Any:
         """A real ``slack_sdk.WebClient`` pointed at this fake (kwargs go to WebClient)."""
@@ -983,6 +1006,8 @@ class FakeSlack:
         handler = self._methods.get(method) if _METHOD.match(method) else None
         if handler is None:
             return _Reply(200, {"ok": False, "error": "unknown_method"})
+        if method in _APP_LEVEL:
+            return self._dispatch_app_level(method, handler, args, h)
         headers = self._scope_headers(method)
         if method not in _NO_AUTH:
             token = self._bearer(h)
@@ -992,6 +1017,8 @@ class FakeSlack:
                 return _Reply(200, {"ok": False, "error": "not_authed"})
             with self._lock:
                 known = token in self._tokens
+                if token in self._app_tokens:  # an app-level token cannot call bot methods
+                    return _Reply(200, {"ok": False, "error": "not_allowed_token_type"})
             if not known:
                 return _Reply(200, {"ok": False, "error": "invalid_auth"})
             needed = _SCOPES.get(method)
@@ -1005,6 +1032,33 @@ class FakeSlack:
                 return _Reply(200, body, headers)
         else:
             token = ""
+        try:
+            with self._lock:
+                body = handler(args, token)
+        except _ApiError as exc:
+            return _Reply(200, exc.body(), headers)
+        return _Reply(200, {"ok": True, **body}, headers)
+
+    def _dispatch_app_level(
+        self, method: str, handler: Callable[[dict[str, Any], str], dict[str, Any]], args: dict[str, Any],
+        h: _Handler,
+    ) -> _Reply:
+        """An app-level method: the xapp token must come in the Authorization header ("passing it as
+        a POST parameter will result in an error"); a bot token gets ``not_allowed_token_type``."""
+        token = self._bearer(h)
+        if not token:
+            return _Reply(200, {"ok": False, "error": "not_authed"})
+        with self._lock:
+            scopes = self._app_tokens.get(token)
+            is_bot_token = token in self._tokens
+        if scopes is None:
+            error = "not_allowed_token_type" if is_bot_token else "invalid_auth"
+            return _Reply(200, {"ok": False, "error": error})
+        needed = _APP_LEVEL[method]
+        headers = {"x-oauth-scopes": ",".join(scopes), "x-accepted-oauth-scopes": ",".join(needed)}
+        if not any(s in scopes for s in needed):
+            body = {"ok": False, "error": "missing_scope", "needed": needed[0], "provided": ",".join(scopes)}
+            return _Reply(200, body, headers)
         try:
             with self._lock:
                 body = handler(args, token)
@@ -1372,11 +1426,14 @@ class FakeSlack:
         ts = _text(args.get("ts"))
         history = self._messages.get(channel_id, {})
         parent = history.get(ts or "")
-        if parent is None:
-            raise _ApiError("thread_not_found")
-        thread = [parent] + sorted(
+        replies = sorted(
             (m for m in history.values() if m.get("thread_ts") == ts and m["ts"] != ts), key=lambda m: m["ts"]
         )
+        # The fake only knows messages posted through it; a person's message that started a thread
+        # (sent in a test as an event) is missing, so its replies stand alone.
+        if parent is None and not replies:
+            raise _ApiError("thread_not_found")
+        thread = ([parent] if parent is not None else []) + replies
         page, next_cursor = self._page(
             thread,
             args,
@@ -1386,10 +1443,44 @@ class FakeSlack:
             max_limit=1000,
         )
         return {
-            "messages": [dict(m) for m in page],
+            "messages": [self._visible(m, args) for m in page],
             "has_more": bool(next_cursor),
             "response_metadata": {"next_cursor": next_cursor},
         }
+
+    def _conversations_history(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        """Top-level messages (and thread broadcasts), newest first, within ``oldest``/``latest``."""
+        channel_id = self._resolve_channel(args.get("channel"))
+        try:
+            oldest = float(_text(args.get("oldest")) or 0)
+            latest = float(_text(args.get("latest")) or 0) or math.inf
+        except ValueError as exc:
+            raise _ApiError("invalid_ts_oldest") from exc
+        inclusive = _flag(args.get("inclusive"))
+        messages = [
+            m for m in self._messages.get(channel_id, {}).values()
+            if (not m.get("thread_ts") or m["thread_ts"] == m["ts"] or m.get("subtype") == "thread_broadcast")
+            and (oldest < float(m["ts"]) < latest or (inclusive and float(m["ts"]) in (oldest, latest)))
+        ]
+        messages.sort(key=lambda m: m["ts"], reverse=True)
+        page, next_cursor = self._page(
+            messages, args, key=lambda m: m["ts"].replace(".", ""), label="next_ts",
+            default_limit=100, max_limit=999,
+        )
+        return {
+            "messages": [self._visible(m, args) for m in page],
+            "has_more": bool(next_cursor),
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
+    @staticmethod
+    def _visible(message: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+        """Message metadata is returned only when asked for with ``include_all_metadata``."""
+        shown = dict(message)
+        if not _flag(args.get("include_all_metadata")):
+            shown.pop("metadata", None)
+        return shown
 
     def _users_info(self, args: dict[str, Any], token: str) -> dict[str, Any]:
         user = dict(self._resolve_user(args.get("user")))
@@ -1714,3 +1805,10 @@ class FakeSlack:
                 obj[target] = [*obj[target], channel_id]
         obj["shares"] = shares
         return {"file": obj, "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    def _apps_connections_open(self, args: dict[str, Any], token: str) -> dict[str, Any]:
+        """Socket Mode: a fresh single-use WebSocket URL, ``{"ok": true, "url": "wss://…/link/?ticket=…"}``
+        (here ``ws://127.0.0.1:…``, served by ``tests.fakes.socket_mode.FakeSocketMode``)."""
+        if self.socket_mode_url is None:  # a fake-only error: no FakeSocketMode is attached
+            raise _ApiError("fake_socket_mode_not_started")
+        return {"url": self.socket_mode_url()}

@@ -72,10 +72,10 @@ def sqlite_records(folder: Path) -> Records:
     return Records(engine)
 
 
-def app_against(fake: FakeSlack, answerer, records, *, handoff: str = "") -> App:  # noqa: ANN001
+def app_against(fake: FakeSlack, answerer, records, *, handoff: str = "", outbox=None) -> App:  # noqa: ANN001
     """The real Bolt app, its Web API client pointed at ``fake``, verifying with ``SECRET``."""
     settings = load_settings(
         {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.base_url},
         env_file=None,
     )
-    return create_app(settings, SlackDeps(answerer, records, handoff_channel=handoff))
+    return create_app(settings, SlackDeps(answerer, records, handoff_channel=handoff, outbox=outbox))

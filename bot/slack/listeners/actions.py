@@ -7,10 +7,12 @@ import logging
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.slack import ids
 from bot.slack.blocks import answer_blocks, answer_fallback_text, labels
 from bot.slack.deps import SlackDeps
+from bot.slack.posting import post_once
 from bot.slack.stored import answer_from_row
 from bot.slack.text import escape
 from bot.slack.views import feedback_reason_view
@@ -25,38 +27,63 @@ def register(app: App, deps: SlackDeps) -> None:
     def on_up(ack: Ack, body: dict, respond: Respond) -> None:
         ack()
         answer_id, user = _clicked(body)
-        language = _language(deps, answer_id)
-        deps.records.save_feedback(answer_id, user, helpful=True)
+        try:
+            language = _language(deps, answer_id)
+            deps.records.save_feedback(answer_id, user, helpful=True)
+        except SQLAlchemyError as exc:
+            _not_saved(respond, exc)
+            return
         respond(text=labels(language)["thanks"], response_type="ephemeral", replace_original=False)
 
     @app.action(ids.ANSWER_FEEDBACK_DOWN)
-    def on_down(ack: Ack, body: dict, client: WebClient) -> None:
+    def on_down(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
         ack()
         answer_id, user = _clicked(body)
-        deps.records.save_feedback(answer_id, user, helpful=False)
-        view = feedback_reason_view(answer_id, _language(deps, answer_id))
+        try:
+            deps.records.save_feedback(answer_id, user, helpful=False)
+            language = _language(deps, answer_id)
+        except SQLAlchemyError as exc:
+            _not_saved(respond, exc)
+            return
+        view = feedback_reason_view(answer_id, language)
         client.views_open(trigger_id=body["trigger_id"], view=view.to_dict())
 
     @app.view(ids.FEEDBACK_REASON_VIEW)
     def on_reason(ack: Ack, body: dict, view: dict) -> None:
-        ack()
         meta = json.loads(view.get("private_metadata") or "{}")
         value = view["state"]["values"][ids.FEEDBACK_REASON_BLOCK][ids.FEEDBACK_REASON_INPUT].get("value")
         reason = (value or "").strip()[:MAX_REASON_CHARS] or None
         if meta.get("answer_id") and reason:
-            deps.records.save_feedback(meta["answer_id"], body["user"]["id"], helpful=False, reason=reason)
+            try:
+                deps.records.save_feedback(
+                    meta["answer_id"], body["user"]["id"], helpful=False, reason=reason
+                )
+            except SQLAlchemyError as exc:  # keep the modal open with the text in it: nothing is lost
+                log.warning("feedback reason not stored (%s)", type(exc).__name__)
+                language = meta.get("language") if meta.get("language") in ("nl", "en") else "nl"
+                errors = {ids.FEEDBACK_REASON_BLOCK: labels(language)["not_saved"]}
+                ack(response_action="errors", errors=errors)
+                return
+        ack()
 
     @app.action(ids.ANSWER_ASK_HUMAN)
     def on_human(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
         ack()
         answer_id, user = _clicked(body)
-        row = deps.records.get_answer(answer_id)
+        try:
+            row = deps.records.get_answer(answer_id)
+        except SQLAlchemyError as exc:
+            _not_saved(respond, exc)
+            return
         t = labels(row["language"] if row else "nl")
         if not deps.handoff_channel or row is None:
             respond(text=t["no_handoff"], response_type="ephemeral", replace_original=False)
             return
         where = f"<#{row['channel_id']}>" if row["channel_id"].startswith(("C", "G")) else "een DM"
-        client.chat_postMessage(
+        clicked_at = body["actions"][0].get("action_ts", "")
+        post_once(
+            client,
+            key=f"handoff:{answer_id}:{user}:{clicked_at}",
             channel=deps.handoff_channel,
             text=f"<@{user}> vraagt om een mens bij een antwoord van Ketenbot in {where}: "
             f"„{escape(row['question'])}”",
@@ -67,7 +94,11 @@ def register(app: App, deps: SlackDeps) -> None:
     def on_share(ack: Ack, body: dict, respond: Respond) -> None:
         ack()
         answer_id, _user = _clicked(body)
-        row = deps.records.get_answer(answer_id)
+        try:
+            row = deps.records.get_answer(answer_id)
+        except SQLAlchemyError as exc:
+            _not_saved(respond, exc)
+            return
         if row is None:
             respond(text=labels("nl")["gone"], response_type="ephemeral", replace_original=False)
             return
@@ -78,6 +109,12 @@ def register(app: App, deps: SlackDeps) -> None:
             response_type="in_channel",
             delete_original=True,
         )
+
+
+def _not_saved(respond: Respond, exc: Exception) -> None:
+    log.warning("feedback not stored (%s)", type(exc).__name__)
+    respond(text=labels("nl")["not_saved"] + "\n_" + labels("en")["not_saved"] + "_",
+            response_type="ephemeral", replace_original=False)
 
 
 def _clicked(body: dict) -> tuple[str, str]:

@@ -49,10 +49,15 @@ def _answer_once(deps: SlackDeps, client: WebClient, event: dict) -> None:
     except SQLAlchemyError as exc:  # the database is down: still answer, once per process
         log.warning("database unavailable (%s); answering without records", type(exc).__name__)
         first = deps.recent.claim(key)
+        if first and deps.outbox is not None:
+            deps.outbox.add("event", {"event_id": key})  # claimed in the database once it is back
+    else:
+        if first and deps.outbox is not None and not deps.outbox.is_empty():
+            _flush_outbox(deps)
     if not first:
         return
     answer_in_thread(
-        deps, client, channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"],
+        deps, client, key=key, channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"],
         user=event["user"], text=event.get("text", ""),
     )
 
@@ -62,3 +67,10 @@ def _bots_thread(deps: SlackDeps, event: dict) -> bool:
         return deps.records.has_answer_in_thread(event["channel"], event["thread_ts"])
     except SQLAlchemyError:  # cannot tell whose thread it is: stay out of it
         return False
+
+
+def _flush_outbox(deps: SlackDeps) -> None:
+    try:
+        deps.outbox.flush(deps.records)
+    except OSError as exc:  # the local file is unreadable: keep answering, say so in the log
+        log.error("outbox could not be flushed (%s)", type(exc).__name__)
