@@ -12,6 +12,7 @@ import time
 from bot.settings import Settings, SettingsError, load_settings
 
 EXIT_CONFIG = 2
+EXIT_USAGE = 2
 
 
 def _quiet_libraries() -> None:
@@ -108,8 +109,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     outbox = Outbox(settings.data_dir / "outbox.jsonl")
     records = Records(engine)
     outbox.flush(records)  # answers kept while the database was down last time
-    deps = SlackDeps(core.answerer, records, handoff_channel=settings.slack_handoff_channel, outbox=outbox)
-    app = create_app(settings, deps)
+    client = make_client(settings)
+    service, runner = _checkins(settings, engine, client)
+    deps = SlackDeps(
+        core.answerer, records, handoff_channel=settings.slack_handoff_channel, outbox=outbox,
+        checkins=service, due=runner,
+    )
+    app = create_app(settings, deps, client)
+    runner.start(every_seconds=60)  # planned rounds, reminders, closing: every minute
     if args.http:
         from bot.slack.http import serve
 
@@ -121,6 +128,51 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     print("Ketenbot connects to Slack in Socket Mode.", file=sys.stderr)
     SocketModeHandler(app, settings.slack_app_token).start()
     return 0
+
+
+def _checkins(settings: Settings, engine, client):  # noqa: ANN001, ANN202 - engine, WebClient
+    from bot.checkins.runner import DueRunner
+    from bot.checkins.service import CheckinService
+    from bot.checkins.store import Checkins
+    from bot.slack.messenger import SlackMessenger
+
+    store = Checkins(engine)
+    service = CheckinService(store, admins=settings.admin_user_ids, zone=settings.zone,
+                             min_group=settings.min_group_size)
+    runner = DueRunner(store, SlackMessenger(client), zone=settings.zone, min_group=settings.min_group_size)
+    return service, runner
+
+
+def cmd_due(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the scheduled check-in work that is due now (or at --now) once, and print what was done."""
+    import json
+    from datetime import UTC, datetime
+
+    from bot.records.db import make_engine, migrate
+    from bot.slack.app import make_client
+
+    now = datetime.now(UTC)
+    if args.now:
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError:
+            print(
+                "ketenbot: --now must be an ISO-8601 moment such as 2027-01-11T09:00+01:00, "
+                f"got {args.now!r}.",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=settings.zone)
+    if not settings.slack_configured:
+        print("ketenbot: 'due' sends Slack messages and needs SLACK_BOT_TOKEN.", file=sys.stderr)
+        return EXIT_CONFIG
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    _service, runner = _checkins(settings, engine, make_client(settings))
+    report = runner.run(now.astimezone(UTC))
+    print(json.dumps(report.as_dict() if report else {}, ensure_ascii=False))
+    return 1 if report is not None and report.failed else 0
 
 
 def _slack_problem(client, api_url: str) -> str:  # noqa: ANN001 - a slack_sdk WebClient
@@ -154,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per question per line")
     p.add_argument("questions", nargs="*", help="questions, or '-' for one per line on stdin")
     p.set_defaults(func=cmd_ask)
+    p = sub.add_parser("due", help="run the check-in work that is due (the bot does so every minute)")
+    p.add_argument("--now", help="pretend it is this moment (ISO-8601; in TZ when no offset is given)")
+    p.set_defaults(func=cmd_due)
     p = sub.add_parser("index", help="bring the search index up to date with KNOWLEDGE_DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-file progress")
     p.set_defaults(func=cmd_index)

@@ -46,6 +46,7 @@ class Settings:
     admin_user_ids: tuple[str, ...] = ()
     tz: str = "Europe/Amsterdam"
     slack_handoff_channel: str = ""
+    min_group_size: int = 5  # no figure from fewer respondents is shown; never below 3
 
     def __repr__(self) -> str:  # never show secrets, even in a traceback
         shown = {
@@ -61,6 +62,7 @@ class Settings:
             "admin_user_ids": self.admin_user_ids,
             "tz": self.tz,
             "slack_handoff_channel": self.slack_handoff_channel,
+            "min_group_size": self.min_group_size,
         }
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
@@ -154,6 +156,14 @@ def load_settings(
     except (ZoneInfoNotFoundError, ValueError):
         errors.append(f"TZ must be an IANA time zone such as 'Europe/Amsterdam', got {tz!r}.")
 
+    min_group = get("MIN_GROUP_SIZE", "5")
+    if not min_group.isdigit() or not 3 <= int(min_group) <= 1000:
+        errors.append(
+            "MIN_GROUP_SIZE must be a whole number of at least 3 (default 5): below that, answers "
+            f"could be traced back to a person; got {min_group!r}."
+        )
+        min_group = "5"
+
     if errors:
         raise SettingsError("Invalid configuration:\n- " + "\n- ".join(errors))
     return Settings(
@@ -169,6 +179,7 @@ def load_settings(
         admin_user_ids=admins,
         tz=tz,
         slack_handoff_channel=handoff,
+        min_group_size=int(min_group),
     )
 
 

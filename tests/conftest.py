@@ -6,11 +6,14 @@ import hashlib
 import math
 import os
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
 from langchain_core.embeddings import Embeddings
+from sqlalchemy import create_engine, text
 
+from bot.records.db import make_engine, migrate
 from bot.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,3 +66,46 @@ def core(tmp_path_factory: pytest.TempPathFactory):
     from bot.core import build_core
 
     return build_core(make_settings(tmp_path_factory.mktemp("core")))
+
+
+# ----------------------------------------------------------------------------- databases
+
+POSTGRES = os.environ.get("KETENBOT_TEST_POSTGRES", "postgresql+psycopg://127.0.0.1:5432/test")
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway database on the local PostgreSQL; fails under CI when there is none."""
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    name = f"ketenbot_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # no server, no rights
+        message = f"PostgreSQL at {POSTGRES} not usable ({type(exc).__name__}: {exc})"
+        if _ci():
+            pytest.fail(message + "; CI needs it")
+        pytest.skip(message + "; set CI=true to make this a failure")
+    yield admin.url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request, tmp_path):
+    """A migrated, empty records database: SQLite, and PostgreSQL (marked ``postgres``)."""
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'records.sqlite3'}")
+    else:
+        eng = make_engine(request.getfixturevalue("postgres_url"))
+        with eng.begin() as conn:  # a clean schema for every test
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    migrate(eng)
+    yield eng
+    eng.dispose()

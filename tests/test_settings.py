@@ -305,3 +305,11 @@ def test_glibc_style_tz_with_leading_colon_is_accepted():
 def test_chroma_url_error_hides_its_password():
     message = _error({"CHROMA_URL": "admin:chromapw@localhost:8000"})
     assert "CHROMA_URL" in message and "chromapw" not in message
+
+
+def test_min_group_size_defaults_to_five_and_never_goes_below_three():
+    assert load_settings({}, env_file=None).min_group_size == 5
+    assert load_settings({"MIN_GROUP_SIZE": "7"}, env_file=None).min_group_size == 7
+    for bad in ("2", "0", "vijf", "-5", "2.5"):
+        with pytest.raises(SettingsError, match="MIN_GROUP_SIZE"):
+            load_settings({"MIN_GROUP_SIZE": bad}, env_file=None)

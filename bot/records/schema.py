@@ -6,8 +6,10 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
+    Integer,
     MetaData,
     String,
     Table,
@@ -51,4 +53,115 @@ feedback = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("answer_id", "user_id", name="uq_feedback_answer_user"),
+)
+
+# ----------------------------------------------------------------------------- check-ins (issue 4)
+
+# Roles given by an administrator (ADMIN_USER_IDS): "ketenmanager" or "coordinator".
+roles = Table(
+    "roles",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("role", String(16), primary_key=True),
+    Column("granted_by", String(32), nullable=False),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+)
+
+# A chain: its channel, its manager and its check-in rhythm. ``open_round_id`` is the guard that
+# keeps one round open per chain (set with UPDATE ... WHERE open_round_id IS NULL).
+chains = Table(
+    "chains",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("channel_id", String(32), nullable=False, unique=True),
+    Column("manager_id", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("open_round_id", String(36)),
+    Column("remind_after_hours", Integer, nullable=False, default=48),
+    Column("open_hours", Integer, nullable=False, default=96),
+    # the plan: weekday (0 = Monday), local time "HH:MM", every N weeks, from the anchor date
+    Column("plan_weekday", Integer),
+    Column("plan_time", String(5)),
+    Column("plan_every_weeks", Integer),
+    Column("plan_anchor", Date),
+    Column("next_open_at", DateTime(timezone=True), index=True),
+)
+
+# Explicit changes to a chain's participants; everyone else follows the channel's human members.
+chain_members = Table(
+    "chain_members",
+    metadata,
+    Column("chain_id", String(36), ForeignKey("chains.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+    Column("included", Boolean, nullable=False),  # True: added by the manager; False: left out
+    Column("changed_by", String(32), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
+rounds = Table(
+    "rounds",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("chain_id", String(36), ForeignKey("chains.id", ondelete="CASCADE"), nullable=False),
+    Column("slot", String(64), nullable=False),  # "plan:<UTC ISO>" or "now:<round id>"
+    Column("opened_by", String(32), nullable=False),  # a user id, or "plan"
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("remind_at", DateTime(timezone=True), nullable=False),
+    Column("closes_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("participants_at", DateTime(timezone=True)),  # when the participant list was fixed
+    Column("announce_ts", String(32)),  # the channel message whose thread gets the summary
+    Column("summary_ts", String(32)),
+    UniqueConstraint("chain_id", "slot", name="uq_rounds_chain_slot"),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("round_id", String(36), ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+    Column("invited_at", DateTime(timezone=True)),
+    Column("reminded_at", DateTime(timezone=True)),
+)
+
+# One answer per person per round (the primary key); changed in place until the round closes.
+checkin_answers = Table(
+    "checkin_answers",
+    metadata,
+    Column("round_id", String(36), ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String(32), primary_key=True),
+    Column("skipped", Boolean, nullable=False),
+    Column("strategische_focus", String(16)),
+    Column("operationeel_model", String(16)),
+    Column("zichtbaarheid", String(16)),
+    Column("trust", Integer),
+    Column("learning", Integer),
+    Column("control", Integer),
+    Column("setback", Boolean),
+    Column("went_well", Text),
+    Column("went_wrong", Text),
+    Column("learned", Text),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+absences = Table(
+    "absences",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("until", Date, nullable=False),  # absent up to and including this date
+    Column("set_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every message the scheduler sends, claimed here first: two runners never both send it, and a
+# runner that crashed after claiming is taken over once its lease has run out.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("key", String(160), primary_key=True),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("ts", String(32)),
 )

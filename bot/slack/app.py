@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.settings import Settings
 from bot.slack.deps import SlackDeps
-from bot.slack.listeners import actions, commands, events
+from bot.slack.listeners import actions, checkins, commands, events
 from bot.slack.posting import SafeConnectionErrorRetryHandler, SafeServerErrorRetryHandler
 from bot.slack.ratelimit import GatedRateLimitRetryHandler, GatedWebClient, RateLimitGate
 
@@ -43,6 +43,6 @@ def create_app(settings: Settings, deps: SlackDeps, client: WebClient | None = N
         ignoring_self_events_enabled=True,
         logger=log,
     )
-    for module in (events, actions, commands):
+    for module in (events, actions, commands, checkins):
         module.register(app, deps)
     return app

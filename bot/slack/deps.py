@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.answering.compose import Answerer
+from bot.checkins.runner import DueRunner
+from bot.checkins.service import CheckinService
 from bot.records.outbox import Outbox
 from bot.records.store import Records
 from bot.slack.locales import UserLocales
@@ -19,3 +21,5 @@ class SlackDeps:
     locales: UserLocales = field(default_factory=lambda: UserLocales())
     recent: RecentKeys = field(default_factory=lambda: RecentKeys())  # when the database is down
     outbox: Outbox | None = None  # answers given while the database is down, stored when it is back
+    checkins: CheckinService | None = None  # check-in commands, forms and answers (issue 4)
+    due: DueRunner | None = None  # scheduled work, run at once after a command changed something

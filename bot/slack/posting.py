@@ -73,19 +73,22 @@ def post_once(
     attempts: int = 3,
     pause: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
+    check_first: bool = False,
     **kwargs: Any,
 ) -> str:
     """Post with ``chat.postMessage`` so that at most one message with ``key`` ends up in Slack.
 
     Returns the message's ``ts``. Errors Slack answered plainly (``channel_not_found`` ...) are
     raised at once; an unknown outcome is checked and retried up to ``attempts`` times, then
-    :class:`PostFailed` is raised.
+    :class:`PostFailed` is raised. ``check_first``: an earlier sender may have posted it and
+    crashed before recording that; look for it before the first attempt too.
     """
     metadata = {"event_type": METADATA_EVENT_TYPE, "event_payload": {"key": key}}
     last: Exception | None = None
     for attempt in range(attempts):
-        if attempt:
-            sleep(pause * attempt)
+        if attempt or check_first:
+            if attempt:
+                sleep(pause * attempt)
             found = _find_posted(client, channel=channel, thread_ts=thread_ts, key=key)
             if found:
                 log.info("post already in Slack; not posting again")

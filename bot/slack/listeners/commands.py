@@ -1,42 +1,87 @@
-"""The /keten command: a private answer with a button to share it, and help."""
+"""The /keten command: questions (a private answer with a share button), check-in commands, help."""
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
+
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot.answering.phrases import phrase
+from bot.checkins.messages import say
+from bot.checkins.service import CheckinService
 from bot.slack.blocks import answer_blocks, answer_fallback_text
 from bot.slack.deps import SlackDeps
 from bot.slack.replies import strip_mentions
 
-HELP = (
-    "*Ketenbot* — `/keten <vraag>` of `/keten vraag <vraag>`: een antwoord dat alleen jij ziet, "
+log = logging.getLogger(__name__)
+
+HELP = {
+    "nl": "*Ketenbot* — `/keten <vraag>` of `/keten vraag <vraag>`: een antwoord dat alleen jij ziet, "
     "met een knop om het in het kanaal te delen. Noem *@Ketenbot* in een kanaal of stuur een "
     "direct bericht voor een antwoord in de thread; vervolgvragen in die thread hoeven Ketenbot "
     "niet opnieuw te noemen. `/keten help` toont dit overzicht.\n"
-    "_English: `/keten ask <question>`; the quotes stay Dutch, the bot's own words follow your language._"
-)
+    "_English: `/keten ask <question>`; the quotes stay Dutch, the bot's own words follow your language._",
+    "en": "*Ketenbot* — `/keten ask <question>`: an answer only you see, with a button to share it in the "
+    "channel. Mention *@Ketenbot* in a channel or send a direct message for an answer in the thread; "
+    "follow-up questions in that thread need no new mention. `/keten help` shows this overview. "
+    "The quotes from the guidance stay Dutch; the bot's own words follow your language.",
+}
 ASK_WORDS = {"vraag", "ask"}
 HELP_WORDS = {"help", "hulp", "?"}
+
+
+def help_text(language: str) -> str:
+    return HELP[language] + "\n\n" + say("help", language)
 
 
 def register(app: App, deps: SlackDeps) -> None:
     @app.command("/keten")
     def on_keten(ack: Ack, command: dict, respond: Respond, client: WebClient) -> None:
         ack()
-        text = (command.get("text") or "").strip()
+        text = (command.get("text") or "").strip()  # user references stay: check-in commands use them
+        user = command.get("user_id") or ""
+        language = "en" if deps.locales.prefers_english(client, user) else "nl"
         first, _, rest = text.partition(" ")
         if not text or first.lower() in HELP_WORDS:
-            respond(text=HELP, response_type="ephemeral")
+            respond(text=help_text(language), response_type="ephemeral")
+            return
+        if deps.checkins is not None and CheckinService.owns(text):
+            reply = deps.checkins.handle(
+                user, command.get("channel_id") or "", text, language, datetime.now(UTC)
+            )
+            respond(text=reply.text, response_type="ephemeral")
+            if reply.run_due and deps.due is not None:
+                deps.due.run_soon()
+            return
+        if first.lower() not in ASK_WORDS and " " not in text and not text.endswith("?"):
+            # one unknown word is more likely a mistyped command than a question
+            respond(text=say("unknown", language) + "\n" + help_text(language), response_type="ephemeral")
             return
         question = rest if first.lower() in ASK_WORDS else text
-        english = deps.locales.prefers_english(client, command["user_id"])
-        answer = deps.answerer.answer(strip_mentions(question), english=english)
-        answer_id = deps.records.save_answer(
-            answer, user_id=command["user_id"], channel_id=command["channel_id"], thread_ts=None
+        _answer_privately(
+            deps, respond, user, command.get("channel_id") or "", strip_mentions(question), language
         )
-        respond(
-            text=answer_fallback_text(answer),
-            blocks=[b.to_dict() for b in answer_blocks(answer, answer_id, shareable=True)],
-            response_type="ephemeral",
-        )
+
+
+def _answer_privately(
+    deps: SlackDeps, respond: Respond, user: str, channel: str, question: str, language: str
+) -> None:
+    try:
+        answer = deps.answerer.answer(question, english=language == "en")
+    except Exception:  # never leave the asker without a word
+        log.exception("answering failed")
+        respond(text=phrase("failed", language), response_type="ephemeral")
+        return
+    try:
+        answer_id = deps.records.save_answer(answer, user_id=user, channel_id=channel, thread_ts=None)
+    except SQLAlchemyError as exc:  # answer anyway; sharing and feedback need the stored answer
+        log.warning("answer not stored (%s)", type(exc).__name__)
+        answer_id = None
+    respond(
+        text=answer_fallback_text(answer),
+        blocks=[b.to_dict() for b in answer_blocks(answer, answer_id, shareable=answer_id is not None)],
+        response_type="ephemeral",
+    )

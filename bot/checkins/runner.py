@@ -1,0 +1,70 @@
+"""Running due work: once (``ketenbot due``), right after a command, or every minute in the bot."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from bot.checkins.due import DueReport, Messenger, run_due
+from bot.checkins.store import Checkins
+
+log = logging.getLogger(__name__)
+
+
+class DueRunner:
+    def __init__(
+        self,
+        store: Checkins,
+        messenger: Messenger,
+        *,
+        zone: ZoneInfo,
+        min_group: int,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.store, self.messenger, self.zone, self.min_group, self.clock = (
+            store,
+            messenger,
+            zone,
+            min_group,
+            clock,
+        )
+        self._lock = threading.Lock()  # one run at a time in this process (others: the database decides)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run(self, now: datetime | None = None) -> DueReport | None:
+        """Run what is due; None when a run is already going in this process."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return run_due(
+                self.store, self.messenger, now=now or self.clock(), zone=self.zone, min_group=self.min_group
+            )
+        finally:
+            self._lock.release()
+
+    def run_soon(self) -> None:
+        """Run in the background now (after a command changed something)."""
+        threading.Thread(target=self._safe_run, name="due-now", daemon=True).start()
+
+    def _safe_run(self) -> None:
+        try:
+            report = self.run()
+            if report is not None and (report.failed or report.opened or report.closed):
+                log.info("due work", extra={"due": report.as_dict()})
+        except Exception:  # the loop must survive a bad minute (database down, Slack down)
+            log.exception("due work failed")
+
+    def start(self, every_seconds: float = 60.0) -> None:
+        def loop() -> None:
+            while not self._stop.wait(every_seconds):
+                self._safe_run()
+
+        self._thread = threading.Thread(target=loop, name="due-every-minute", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
