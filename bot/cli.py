@@ -123,6 +123,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Ketenbot listens for Slack on http://{args.host}:{args.port}/slack/events", file=sys.stderr)
         serve(app, args.host, args.port)
         return 0
+    # slack_sdk's builtin client. Known: after Slack asks for a refresh it reads the new connection only
+    # when its blocking read on the old one times out (3 s), so that first envelope is acked ~3.1 s late
+    # and Slack retries it; the retry is not answered twice (messages are claimed once, see events.py).
+    # slack_bolt's websocket-client adapter did not reconnect at all against our fake (see issue notes).
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     print("Ketenbot connects to Slack in Socket Mode.", file=sys.stderr)
