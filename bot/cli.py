@@ -72,7 +72,32 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from bot.console import chat
 
     print("Ketenbot laadt de handreiking…", file=sys.stderr)
-    return chat(_build(settings, progress=True))
+    core = _build(settings, progress=True)
+    return chat(core, sys.stdin, sys.stdout, checkins=_console_checkins(settings),
+                min_group=settings.min_group_size, zone=settings.zone)
+
+
+def _console_checkins(settings: Settings):  # noqa: ANN202 - a Checkins, or None
+    """The check-in store for the console; None (the console still answers) when the records
+    database cannot be opened, so a newcomer is never stopped by it."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.checkins.store import Checkins
+    from bot.records.db import make_engine, migrate
+
+    try:
+        engine = make_engine(settings.database_url)
+        migrate(engine)
+    except (SQLAlchemyError, CommandError, OSError, ImportError) as exc:
+        first_line = (str(exc).splitlines() or [""])[0][:300]
+        print(
+            f"ketenbot: the check-in is off in this console: the records database cannot be opened "
+            f"({type(exc).__name__}: {first_line}); check DATABASE_URL.",
+            file=sys.stderr,
+        )
+        return None
+    return Checkins(engine)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

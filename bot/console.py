@@ -1,47 +1,153 @@
-"""The local console chat: the same core as Slack, in a terminal."""
+"""The local console chat: the same core as Slack, in a terminal, and the weekly check-in."""
 
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, TextIO
+from zoneinfo import ZoneInfo
 
 from bot.core import Core
+
+if TYPE_CHECKING:
+    from bot.checkins.content import CheckinContent
+    from bot.checkins.store import Checkins
 
 WELCOME = """\
 Ketenbot — console
 Stel een vraag over ketensturing (Nederlands of Engels). Ketenbot citeert de NORA-handreiking
 'Implementatie van ketensturing' letterlijk, met paragraaf en link.
-Typ 'help' voor uitleg, 'stop' om te stoppen.
+Typ 'checkin' voor de wekelijkse check-in (dezelfde vragen als in Slack), 'help' voor uitleg,
+'stop' om te stoppen. Type 'english' for English.
 """
 HELP = """\
 - Stel een vraag in gewone woorden, bijvoorbeeld: 'Hoe bouwen we vertrouwen op tussen de partners?'
   of in het Engels: 'What should the board do when something goes wrong?'
 - Regels die met 'Ketenbot:' beginnen zijn de woorden van de bot; tekst tussen „ ” is letterlijk
   geciteerd uit de handreiking.
+- 'checkin' (of 'check-in', 'incheck'): de wekelijkse check-in van Slack, om uit te proberen. Je
+  antwoorden worden op deze computer bewaard, in de oefenketen 'Console'. Nog eens 'checkin' wijzigt
+  ze zolang de ronde openstaat; 'stop' tijdens de check-in breekt af zonder iets op te slaan.
+- 'checkin uitslag': de samenvatting van de ronde, zoals het ketenkanaal in Slack die ziet.
+- 'english' of 'engels': Ketenbot's eigen woorden in het Engels; 'nederlands' zet ze terug.
+  Citaten uit de handreiking blijven altijd Nederlands.
 - 'stop' (of Ctrl-D) sluit de console af.
 """
+HELP_EN = """\
+- Ask a question in plain words, for example: 'What should the board do when something goes wrong?'
+  or in Dutch: 'Hoe bouwen we vertrouwen op tussen de partners?'
+- Lines starting with 'Ketenbot:' are the bot's own words; text between „ ” is quoted word for word
+  from the guidance (in Dutch).
+- 'checkin' (or 'check-in'): try Slack's weekly check-in. Your answers are kept on this computer, in
+  the practice chain 'Console'. Typing 'checkin' again changes them while the round is open; 'stop'
+  during the check-in leaves without saving anything.
+- 'checkin results': the round's summary, as the chain's Slack channel sees it.
+- 'nederlands' or 'dutch': Ketenbot's own words in Dutch again; 'english' switches to English.
+  Quotes from the guidance always stay Dutch.
+- 'stop' (or Ctrl-D) closes the console.
+"""
 STOP_WORDS = {"stop", "exit", "quit", "/stop", "/exit", "/quit", "doei"}
+HELP_WORDS = {"help", "/help", "?"}
+CHECKIN_WORDS = {"checkin", "check-in", "incheck", "/checkin", "/check-in"}
+RESULT_WORDS = {"uitslag", "resultaat", "resultaten", "samenvatting", "results", "result", "summary"}
+LANGUAGE_WORDS = {
+    "english": "en", "engels": "en", "in english": "en", "in het engels": "en",
+    "nederlands": "nl", "dutch": "nl", "in het nederlands": "nl", "in dutch": "nl",
+}
+SWITCHED = {
+    "en": "Ketenbot: From now on my own words are in English; quotes from the guidance stay Dutch. "
+          "Type 'nederlands' to switch back.",
+    "nl": "Ketenbot: Vanaf nu zijn mijn eigen woorden weer Nederlands. Type 'english' for English.",
+}
+CHECKIN_USAGE = {
+    "nl": "Ketenbot: In de console kan dit: 'checkin' (invullen of wijzigen) en 'checkin uitslag'.",
+    "en": "Ketenbot: In the console you can type 'checkin' (fill in or change) and 'checkin results'.",
+}
+GOODBYE = {"nl": "Tot ziens.", "en": "Goodbye. Tot ziens."}
 
 
-def chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+def _checkin_command(text: str) -> str | None:
+    """"run", "results" or "usage" for the console's check-in commands; None for anything else."""
+    words = text.lower().split()
+    if len(words) == 1 and words[0] in RESULT_WORDS:
+        return "results"
+    if not words or words[0] not in CHECKIN_WORDS or len(words) > 2:
+        return None
+    if len(words) == 1:
+        return "run"
+    return "results" if words[1] in RESULT_WORDS else "usage"
+
+
+def chat(
+    core: Core,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    *,
+    checkins: Checkins | None = None,
+    min_group: int = 5,
+    zone: ZoneInfo | None = None,
+    clock: Callable[[], datetime] | None = None,
+    content: CheckinContent | None = None,
+) -> int:
+    """Answer questions from ``stdin`` until 'stop' or end of input.
+
+    With ``checkins`` (the records database's check-in store) 'checkin' runs the weekly check-in
+    as a dialogue and 'checkin uitslag' shows the round's summary (see bot.checkins.console).
+    """
     interactive = stdin.isatty()
-    stdout.write(WELCOME + "\n")
-    while True:
+    language = "nl"
+    checkin = None
+    if checkins is not None:
+        from bot.checkins.console import ConsoleCheckin
+
+        checkin = ConsoleCheckin(checkins, min_group=min_group, zone=zone, clock=clock, content=content)
+
+    def read(prompt: str) -> str | None:
         if interactive:
-            stdout.write("vraag> ")
+            stdout.write(prompt)
             stdout.flush()
         line = stdin.readline()
-        if not line:  # end of input
-            stdout.write("\nTot ziens.\n")
+        return line.strip() if line else None
+
+    def write(text: str) -> None:
+        stdout.write(text + "\n")
+        stdout.flush()
+
+    stdout.write(WELCOME + "\n")
+    while True:
+        text = read("vraag> " if language == "nl" else "question> ")
+        if text is None:  # end of input
+            stdout.write(f"\n{GOODBYE[language]}\n")
             return 0
-        text = line.strip()
         if not text:
             continue
-        if text.lower() in STOP_WORDS:
-            stdout.write("Tot ziens.\n")
+        lowered = " ".join(text.lower().split())
+        if lowered in STOP_WORDS:
+            stdout.write(f"{GOODBYE[language]}\n")
             return 0
-        if text.lower() in {"help", "/help", "?"}:
-            stdout.write(HELP + "\n")
+        if lowered in HELP_WORDS:
+            stdout.write((HELP_EN if language == "en" else HELP) + "\n")
+            continue
+        if lowered in LANGUAGE_WORDS:
+            language = LANGUAGE_WORDS[lowered]
+            write(SWITCHED[language] + "\n")
+            continue
+        command = _checkin_command(text)
+        if command is not None:
+            if checkin is None:
+                from bot.checkins.console import TEXTS
+
+                write(TEXTS[language]["unavailable"] + "\n")
+            elif command == "usage":
+                write(CHECKIN_USAGE[language] + "\n")
+            elif command == "results":
+                write(checkin.results(language) + "\n")
+            elif checkin.run(read, write, language) == "eof":
+                stdout.write(f"\n{GOODBYE[language]}\n")
+                return 0
+            else:
+                write("")
             continue
         stdout.write(core.answerer.answer(text).as_text() + "\n\n")
         stdout.flush()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from bot.answering.compose import Answerer
 from bot.checkins.runner import DueRunner
 from bot.checkins.service import CheckinService
 from bot.records.outbox import Outbox
-from bot.records.store import Records
+from bot.records.store import Records, utcnow
 from bot.slack.locales import UserLocales
 from bot.slack.recent import RecentKeys
 
@@ -23,3 +25,4 @@ class SlackDeps:
     outbox: Outbox | None = None  # answers given while the database is down, stored when it is back
     checkins: CheckinService | None = None  # check-in commands, forms and answers (issue 4)
     due: DueRunner | None = None  # scheduled work, run at once after a command changed something
+    clock: Callable[[], datetime] = utcnow  # "now" for check-ins (tests pass a fixed one)

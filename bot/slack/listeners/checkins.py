@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -43,7 +43,7 @@ def register(app: App, deps: SlackDeps) -> None:
         language = language_of(client, user)
         try:
             round_ = store.round(round_id)
-            if problem := refusal(round_, user, language, datetime.now(UTC)):
+            if problem := refusal(round_, user, language, deps.clock()):
                 respond(text=problem, response_type="ephemeral", replace_original=False)
                 return
             chain = store.chain(round_["chain_id"])
@@ -63,7 +63,7 @@ def register(app: App, deps: SlackDeps) -> None:
         ack()
         user, round_id = body["user"]["id"], body["actions"][0].get("value") or ""
         language = language_of(client, user)
-        now = datetime.now(UTC)
+        now = deps.clock()
         try:
             round_ = store.round(round_id)
             if problem := refusal(round_, user, language, now):
@@ -100,7 +100,7 @@ def register(app: App, deps: SlackDeps) -> None:
         except (KeyError, TypeError):
             ack(response_action="errors", errors={FIRST_BLOCK: forms.closed_error(language)})
             return
-        now = datetime.now(UTC)
+        now = deps.clock()
         try:
             store.save_response(round_id, user, response, now)
         except CheckinError as exc:  # closed, or not invited: told so in the form, nothing changed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
@@ -50,7 +49,7 @@ def register(app: App, deps: SlackDeps) -> None:
             return
         if deps.checkins is not None and CheckinService.owns(text):
             reply = deps.checkins.handle(
-                user, command.get("channel_id") or "", text, language, datetime.now(UTC)
+                user, command.get("channel_id") or "", text, language, deps.clock()
             )
             respond(text=reply.text, response_type="ephemeral")
             if reply.run_due and deps.due is not None:
