@@ -88,8 +88,9 @@ def run_due(
         if chain is None:
             continue
         try:
-            _prepare(store, messenger, chain, round_, now, report)
-            if working:
+            _fix_participants(store, messenger, chain, round_, now)
+            if working:  # the channel hears of the round when the DMs go out
+                _announce(store, messenger, chain, round_, now, report)
                 _invite(store, messenger, chain, round_, now, zone, report)
                 if round_["remind_at"] <= now:
                     _remind(store, messenger, chain, round_, now, zone, report)
@@ -130,15 +131,21 @@ def _open_planned(store: Checkins, now: datetime, zone: ZoneInfo, report: DueRep
         store.advance_plan(chain["id"], chain["next_open_at"], following)
 
 
-def _prepare(
-    store: Checkins, messenger: Messenger, chain: dict, round_: dict, now: datetime, report: DueReport
+def _fix_participants(
+    store: Checkins, messenger: Messenger, chain: dict, round_: dict, now: datetime
 ) -> None:
-    """Fix the participant list once, and announce the round in the chain's channel."""
+    """Who takes part is fixed once per round: the channel's people, with the manager's changes."""
     if round_["participants_at"] is None:
         overrides = store.member_overrides(chain["id"])
         members = [u for u in messenger.human_members(chain["channel_id"]) if overrides.get(u, True)]
         members += [u for u, included in overrides.items() if included and u not in members]
         store.fix_participants(round_["id"], members, now)
+
+
+def _announce(
+    store: Checkins, messenger: Messenger, chain: dict, round_: dict, now: datetime, report: DueReport
+) -> None:
+    """One message in the chain's channel; its thread gets the summary."""
     if round_["announce_ts"] is None:
         key = f"announce:{round_['id']}"
         ts = _deliver(
