@@ -26,7 +26,7 @@ from bot.slack import ids
 from bot.slack.blocks import labels
 from bot.slack.views import feedback_reason_view
 from tests.conftest import KNOWLEDGE
-from tests.fakes.slack_api import Call, FakeSlack
+from tests.fakes.slack_api import RESPONSE, Call, FakeSlack
 from tests.fakes.slack_requests import SECRET, event_body, signature_headers
 
 HANDOFF_CHANNEL = "C0E2EMENS1"  # where "vraag een mens" goes; the fake knows it as #ketenbot-mensen
@@ -62,17 +62,30 @@ def served(tmp_path_factory):
     with FakeSlack() as fake:
         port = _free_port()
         fake.add_channel(HANDOFF_CHANNEL, name="ketenbot-mensen", members=["U0E2ESTAF1"])
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("SLACK_", "CHROMA_")) and k != "DATABASE_URL"}  # SQLite in DATA_DIR
+        fake.add_channel(CHAIN_CHANNEL, name="jeugdketen", members=[CHAIN_MANAGER, *CHAIN_MEMBERS])
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "CHROMA_")) and k != "DATABASE_URL"
+        }  # SQLite in DATA_DIR
         env.update(
-            SLACK_BOT_TOKEN=fake.token, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.base_url,
-            DATA_DIR=str(tmp_path / "data"), KNOWLEDGE_DIR=str(KNOWLEDGE), HF_HUB_OFFLINE="1",
+            SLACK_BOT_TOKEN=fake.token,
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=fake.base_url,
+            DATA_DIR=str(tmp_path / "data"),
+            KNOWLEDGE_DIR=str(KNOWLEDGE),
+            HF_HUB_OFFLINE="1",
             SLACK_HANDOFF_CHANNEL=HANDOFF_CHANNEL,
+            ADMIN_USER_IDS=CHAIN_ADMIN,
         )
+        fake.bot_env = env  # for `ketenbot due` runs against the same database and fake
         log = open(tmp_path / "bot.log", "w")  # noqa: SIM115 - closed below
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--http", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -100,10 +113,18 @@ def test_http_mode_answers_a_signed_mention_and_rejects_an_unsigned_one(served):
     base, fake, log_path = served
     assert _get(base + "/healthz") == 200
     event = {
-        "type": "event_callback", "team_id": "T0KETEN001", "api_app_id": "A0KETENBOT", "event_id": "EvE2E",
+        "type": "event_callback",
+        "team_id": "T0KETEN001",
+        "api_app_id": "A0KETENBOT",
+        "event_id": "EvE2E",
         "event_time": int(time.time()),
-        "event": {"type": "app_mention", "user": "U1", "channel": "C1", "ts": "1700000900.000100",
-                  "text": "<@U0KETENBOT> Wat doe je als er iets misgaat in de keten?"},
+        "event": {
+            "type": "app_mention",
+            "user": "U1",
+            "channel": "C1",
+            "ts": "1700000900.000100",
+            "text": "<@U0KETENBOT> Wat doe je als er iets misgaat in de keten?",
+        },
     }
     body = json.dumps(event).encode()
     status, took = _post(base + "/slack/events", body, _signed(body))
@@ -133,28 +154,54 @@ def test_dm_follow_up_slash_command_and_buttons_over_http(served):
     base, fake, _log = served
     fake.reset()
     url = base + "/slack/events"
-    dm = {"type": "message", "channel_type": "im", "user": "U1", "channel": "D1",
-          "text": "How do we build trust between the partners?", "ts": "1700001900.000100"}
+    dm = {
+        "type": "message",
+        "channel_type": "im",
+        "user": "U1",
+        "channel": "D1",
+        "text": "How do we build trust between the partners?",
+        "ts": "1700001900.000100",
+    }
     body = _event_body(dm, "EvE2E-DM")
     assert _post(url, body, _signed(body))[0] == 200
     assert fake.wait_for_calls("chat.postMessage", 1, timeout=20)[0].args["channel"] == "D1"
 
-    mention = {"type": "app_mention", "user": "U1", "channel": "C2", "ts": "1700001950.000100",
-               "text": "<@U0KETENBOT> Hoe bouwen we vertrouwen op tussen de partners?"}
+    mention = {
+        "type": "app_mention",
+        "user": "U1",
+        "channel": "C2",
+        "ts": "1700001950.000100",
+        "text": "<@U0KETENBOT> Hoe bouwen we vertrouwen op tussen de partners?",
+    }
     body = _event_body(mention, "EvE2E-Mention2")
     assert _post(url, body, _signed(body))[0] == 200
     fake.wait_for_calls("chat.postMessage", 2, timeout=20)
-    follow = {"type": "message", "channel_type": "channel", "user": "U1", "channel": "C2",
-              "text": "Kun je daar iets meer over vertellen?", "ts": "1700001951.000100",
-              "thread_ts": "1700001950.000100"}  # no mention: a follow-up in the bot's thread
+    follow = {
+        "type": "message",
+        "channel_type": "channel",
+        "user": "U1",
+        "channel": "C2",
+        "text": "Kun je daar iets meer over vertellen?",
+        "ts": "1700001951.000100",
+        "thread_ts": "1700001950.000100",
+    }  # no mention: a follow-up in the bot's thread
     body = _event_body(follow, "EvE2E-Follow")
     assert _post(url, body, _signed(body))[0] == 200
     third = fake.wait_for_calls("chat.postMessage", 3, timeout=20)[2]
     assert third.args["channel"] == "C2" and third.args["thread_ts"] == "1700001950.000100"
 
-    body, headers = _form({"command": "/keten", "text": "vraag Waarom is geduld nodig?", "user_id": "U1",
-                           "channel_id": "C1", "team_id": "T0KETEN001", "api_app_id": "A0KETENBOT",
-                           "response_url": fake.response_url("e2e"), "trigger_id": fake.issue_trigger_id()})
+    body, headers = _form(
+        {
+            "command": "/keten",
+            "text": "vraag Waarom is geduld nodig?",
+            "user_id": "U1",
+            "channel_id": "C1",
+            "team_id": "T0KETEN001",
+            "api_app_id": "A0KETENBOT",
+            "response_url": fake.response_url("e2e"),
+            "trigger_id": fake.issue_trigger_id(),
+        }
+    )
     status, took = _post(url, body, headers)
     assert status == 200 and took < 3.0
     reply = fake.wait_for_calls("response_url", 1, timeout=20)[0]
@@ -162,11 +209,24 @@ def test_dm_follow_up_slash_command_and_buttons_over_http(served):
     actions = [b for b in reply.args["blocks"] if b["type"] == "actions"][0]["elements"]
     answer_id = actions[0]["value"]
 
-    click = {"type": "block_actions", "team": {"id": "T0KETEN001"}, "user": {"id": "U2"},
-             "api_app_id": "A0KETENBOT", "trigger_id": fake.issue_trigger_id(),
-             "response_url": fake.response_url("e2e-click"), "channel": {"id": "C1"},
-             "actions": [{"type": "button", "action_id": actions[0]["action_id"], "value": answer_id,
-                          "block_id": "answer_actions", "action_ts": str(time.time())}]}
+    click = {
+        "type": "block_actions",
+        "team": {"id": "T0KETEN001"},
+        "user": {"id": "U2"},
+        "api_app_id": "A0KETENBOT",
+        "trigger_id": fake.issue_trigger_id(),
+        "response_url": fake.response_url("e2e-click"),
+        "channel": {"id": "C1"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": actions[0]["action_id"],
+                "value": answer_id,
+                "block_id": "answer_actions",
+                "action_ts": str(time.time()),
+            }
+        ],
+    }
     body, headers = _form({"payload": json.dumps(click)})
     assert _post(url, body, headers)[0] == 200
     thanks = fake.wait_for_calls("response_url", 2, timeout=20)[1]
@@ -211,8 +271,9 @@ def _rows(db: Path, sql: str, *params: object) -> list[dict]:
 
 
 def _feedback(db: Path, answer_id: str) -> list[dict]:
-    return _rows(db, "SELECT user_id, helpful, reason FROM feedback WHERE answer_id = ? ORDER BY user_id",
-                 answer_id)
+    return _rows(
+        db, "SELECT user_id, helpful, reason FROM feedback WHERE answer_id = ? ORDER BY user_id", answer_id
+    )
 
 
 def _json(value: Any) -> Any:
@@ -223,8 +284,14 @@ def _json(value: Any) -> Any:
 def _ask_in_channel(base: str, fake: FakeSlack, channel: str, ts: str, text: str) -> tuple[Call, dict]:
     """Mention the bot in ``channel``; the chat.postMessage with the answer, and its buttons by action_id."""
     before = len(fake.wait_for_calls("chat.postMessage", 0))
-    mention = {"type": "app_mention", "user": "U1", "channel": channel, "ts": ts, "event_ts": ts,
-               "text": f"<@U0KETENBOT> {text}"}
+    mention = {
+        "type": "app_mention",
+        "user": "U1",
+        "channel": channel,
+        "ts": ts,
+        "event_ts": ts,
+        "text": f"<@U0KETENBOT> {text}",
+    }
     body = _event_body(mention, f"Ev-{channel}-{ts}")
     assert _post(base + "/slack/events", body, _signed(body))[0] == 200
     posts = fake.wait_for_calls("chat.postMessage", before + 1, timeout=20)
@@ -245,8 +312,13 @@ def _click(fake: FakeSlack, post: Call, button: dict, user: str, key: str) -> tu
         "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0KETEN001"},
         "api_app_id": "A0KETENBOT",
         "token": "unused-verification-token",
-        "container": {"type": "message", "message_ts": message["ts"], "channel_id": post.response["channel"],
-                      "is_ephemeral": False, "thread_ts": message.get("thread_ts")},
+        "container": {
+            "type": "message",
+            "message_ts": message["ts"],
+            "channel_id": post.response["channel"],
+            "is_ephemeral": False,
+            "thread_ts": message.get("thread_ts"),
+        },
         "trigger_id": trigger,
         "team": {"id": "T0KETEN001", "domain": "ketenbot-test"},
         "enterprise": None,
@@ -255,9 +327,16 @@ def _click(fake: FakeSlack, post: Call, button: dict, user: str, key: str) -> tu
         "message": message,
         "state": {"values": {}},
         "response_url": fake.response_url(key),
-        "actions": [{"action_id": button["action_id"], "block_id": ids.ANSWER_ACTIONS_BLOCK,
-                     "text": button["text"], "value": button["value"], "type": "button",
-                     "action_ts": f"{time.time():.6f}"}],
+        "actions": [
+            {
+                "action_id": button["action_id"],
+                "block_id": ids.ANSWER_ACTIONS_BLOCK,
+                "text": button["text"],
+                "value": button["value"],
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
     }
     return payload, trigger
 
@@ -265,8 +344,13 @@ def _click(fake: FakeSlack, post: Call, button: dict, user: str, key: str) -> tu
 def _submission(view: dict, user: str, reason: str | None, fake: FakeSlack) -> dict:
     """A view_submission payload for ``view`` (as views.open returned it) with ``reason`` typed in."""
     submitted = copy.deepcopy(view)
-    submitted["state"] = {"values": {ids.FEEDBACK_REASON_BLOCK: {
-        ids.FEEDBACK_REASON_INPUT: {"type": "plain_text_input", "value": reason}}}}
+    submitted["state"] = {
+        "values": {
+            ids.FEEDBACK_REASON_BLOCK: {
+                ids.FEEDBACK_REASON_INPUT: {"type": "plain_text_input", "value": reason}
+            }
+        }
+    }
     return {
         "type": "view_submission",
         "team": {"id": "T0KETEN001", "domain": "ketenbot-test"},
@@ -300,8 +384,9 @@ def test_thumbs_down_opens_the_reason_modal_and_stores_vote_and_reason(served, d
     base, fake, log_path = served
     fake.reset()
     url = base + "/slack/events"
-    post, buttons = _ask_in_channel(base, fake, "C0E2EDOWN1", "1700003900.000100",
-                                    "Wie is eigenaar van een ketenproces?")
+    post, buttons = _ask_in_channel(
+        base, fake, "C0E2EDOWN1", "1700003900.000100", "Wie is eigenaar van een ketenproces?"
+    )
     down = buttons[ids.ANSWER_FEEDBACK_DOWN]
     answer_id = down["value"]
     assert _rows(database, "SELECT id FROM answers WHERE id = ?", answer_id) == [{"id": answer_id}]
@@ -367,8 +452,11 @@ def test_ask_a_human_posts_an_escaped_question_to_the_handoff_channel(served, da
     status, _reply, took = _exchange(url, body, headers)
     assert status == 200 and took < 3.0
 
-    handed = _until(lambda: [c for c in fake.wait_for_calls("chat.postMessage", 0)
-                             if c.args.get("channel") == HANDOFF_CHANNEL])
+    handed = _until(
+        lambda: [
+            c for c in fake.wait_for_calls("chat.postMessage", 0) if c.args.get("channel") == HANDOFF_CHANNEL
+        ]
+    )
     assert len(handed) == 1 and handed[0].ok, handed and handed[0].response
     text = handed[0].args["text"]
     # nothing in it can ping: the only <…> tokens are the clicker's name and the channel it came from
@@ -392,14 +480,25 @@ def test_forged_or_stale_reason_submissions_are_refused_and_store_nothing(served
     base, fake, log_path = served
     fake.reset()
     url = base + "/slack/events"
-    _post_call, buttons = _ask_in_channel(base, fake, "C0E2EFORG1", "1700005900.000100",
-                                          "Hoe meet je of een keten goed werkt?")
+    _post_call, buttons = _ask_in_channel(
+        base, fake, "C0E2EFORG1", "1700005900.000100", "Hoe meet je of een keten goed werkt?"
+    )
     answer_id = buttons[ids.ANSWER_FEEDBACK_DOWN]["value"]
     # the modal as Slack would hold it after views.open (no 👎 click here: that alone would store a row)
-    view = {**feedback_reason_view(answer_id, "nl").to_dict(), "id": "V0E2EFORG1", "team_id": "T0KETEN001",
-            "hash": "1700005901.abcdef12", "root_view_id": "V0E2EFORG1", "previous_view_id": None,
-            "app_id": "A0KETENBOT", "bot_id": "B0KETENBOT", "external_id": "", "clear_on_close": False,
-            "notify_on_close": False, "app_installed_team_id": "T0KETEN001"}
+    view = {
+        **feedback_reason_view(answer_id, "nl").to_dict(),
+        "id": "V0E2EFORG1",
+        "team_id": "T0KETEN001",
+        "hash": "1700005901.abcdef12",
+        "root_view_id": "V0E2EFORG1",
+        "previous_view_id": None,
+        "app_id": "A0KETENBOT",
+        "bot_id": "B0KETENBOT",
+        "external_id": "",
+        "clear_on_close": False,
+        "notify_on_close": False,
+        "app_installed_team_id": "T0KETEN001",
+    }
     genuine = urlencode({"payload": json.dumps(_submission(view, "U4", "Echt: te vaag.", fake))}).encode()
     forged = urlencode({"payload": json.dumps(_submission(view, "U5", "Vervalst.", fake))}).encode()
     form = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -408,12 +507,21 @@ def test_forged_or_stale_reason_submissions_are_refused_and_store_nothing(served
         # signed, then the body swapped for another one (a different user and reason)
         "tampered body": (forged, {**form, **signature_headers(genuine.decode())}),
         # one byte changed in the signature itself
-        "bad signature": (genuine, {**form, **{k: (v[:-1] + ("0" if v[-1] != "0" else "1")
-                                                   if k == "x-slack-signature" else v)
-                                               for k, v in signature_headers(genuine.decode()).items()}}),
+        "bad signature": (
+            genuine,
+            {
+                **form,
+                **{
+                    k: (v[:-1] + ("0" if v[-1] != "0" else "1") if k == "x-slack-signature" else v)
+                    for k, v in signature_headers(genuine.decode()).items()
+                },
+            },
+        ),
         "other secret": (forged, {**form, **signature_headers(forged.decode(), secret="not-the-secret")}),
         "replayed after 10 minutes": (
-            forged, {**form, **signature_headers(forged.decode(), timestamp=int(time.time()) - 600)}),
+            forged,
+            {**form, **signature_headers(forged.decode(), timestamp=int(time.time()) - 600)},
+        ),
         "unsigned": (forged, form),
     }
     for name, (body, headers) in attempts.items():
@@ -426,6 +534,78 @@ def test_forged_or_stale_reason_submissions_are_refused_and_store_nothing(served
     status, reply, _took = _exchange(url, genuine, {**form, **signature_headers(genuine.decode())})
     assert status == 200 and reply == b""
     assert _until(lambda: _feedback(database, answer_id)) == [
-        {"user_id": "U4", "helpful": 0, "reason": "Echt: te vaag."}]
+        {"user_id": "U4", "helpful": 0, "reason": "Echt: te vaag."}
+    ]
     assert _rows(database, "SELECT COUNT(*) AS n FROM feedback WHERE reason = ?", "Vervalst.") == [{"n": 0}]
     assert fake.calls("views.open") == [] and fake.calls("response_url") == []
+
+
+CHAIN_ADMIN, CHAIN_MANAGER, CHAIN_CHANNEL = "U0E2EADMN1", "U0E2EMGR01", "C0E2EKETEN"
+CHAIN_MEMBERS = ["U0E2EMBR01", "U0E2EMBR02"]
+
+
+def _slash(base: str, fake: FakeSlack, user: str, text: str, key: str) -> dict:
+    body, headers = _form(
+        {
+            "token": "unused",
+            "team_id": "T0KETEN001",
+            "team_domain": "keten",
+            "channel_id": CHAIN_CHANNEL,
+            "channel_name": "jeugdketen",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/keten",
+            "text": text,
+            "api_app_id": "A0KETENBOT",
+            "response_url": fake.response_url(key),
+            "trigger_id": fake.issue_trigger_id(),
+        }
+    )
+    status, _ = _post(base + "/slack/events", body, headers)
+    assert status == 200
+    reply = _until(lambda: [c for c in fake.calls(RESPONSE) if c.args.get("key") == key])
+    assert reply, f"no reply to /keten {text}"
+    return reply[0].args
+
+
+def test_a_check_in_round_over_http_and_ketenbot_due_as_its_own_process(served):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.checkins.when import next_working_moment
+
+    base, fake, log = served
+    assert (
+        "ketenmanager"
+        in _slash(base, fake, CHAIN_ADMIN, f"rol ketenmanager <@{CHAIN_MANAGER}|m>", "c1")["text"]
+    )
+    assert "Jeugdketen" in _slash(base, fake, CHAIN_MANAGER, "keten registreer Jeugdketen", "c2")["text"]
+    started = _slash(base, fake, CHAIN_MANAGER, "checkin start", "c3")
+    assert started["response_type"] == "ephemeral" and "geopend" in started["text"]
+
+    # the DMs go out now, or at the next working morning: `ketenbot due --now` that moment
+    when = next_working_moment(datetime.now(UTC), ZoneInfo("Europe/Amsterdam"))
+    due = [sys.executable, "-m", "bot", "due", "--now", when.isoformat()]
+    first = subprocess.run(due, env=fake.bot_env, capture_output=True, text=True, timeout=120, cwd=log.parent)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = subprocess.run(due, env=fake.bot_env, capture_output=True, text=True, timeout=120, cwd=log.parent)
+    assert again.returncode == 0 and json.loads(again.stdout)["invited"] == 0
+    invited = {
+        c.args["channel"]
+        for c in fake.calls("chat.postMessage")
+        if '"invite:' in json.dumps(_json(c.args.get("metadata") or {}))
+    }
+    expected = {fake.dm_channel(u) for u in (CHAIN_MANAGER, *CHAIN_MEMBERS)}
+    assert None not in expected and invited == expected  # each participant once, the bot not at all
+    assert (
+        len(
+            [
+                c
+                for c in fake.calls("chat.postMessage")
+                if '"invite:' in json.dumps(_json(c.args.get("metadata") or {}))
+            ]
+        )
+        == 3
+    )
+    status = _slash(base, fake, CHAIN_MANAGER, "checkin status", "c4")["text"]
+    assert "0 van 3" in status
