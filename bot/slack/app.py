@@ -16,6 +16,17 @@ from bot.slack.ratelimit import GatedRateLimitRetryHandler, GatedWebClient, Rate
 log = logging.getLogger(__name__)
 
 
+class _DropTokenNotice(logging.Filter):
+    """Bolt warns "token will be unused" whenever SLACK_BOT_TOKEN is set and a client is given;
+    giving our own client (with that token, the rate-limit gate and safe retries) is the point."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+log.addFilter(_DropTokenNotice())
+
+
 def make_client(settings: Settings) -> WebClient:
     """Web API client for SLACK_API_URL: 429s close a gate shared by all threads (see
     ``bot.slack.ratelimit``); 500/503 and dropped connections are retried, except for
