@@ -178,7 +178,7 @@ def cmd_due(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from bot.records.db import make_engine, migrate
-    from bot.slack.app import make_client
+    from bot.slack.client import make_client
 
     now = datetime.now(UTC)
     if args.now:

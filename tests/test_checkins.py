@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -322,3 +323,55 @@ def test_members_follow_the_channel_unless_the_manager_adds_or_removes_people(wo
     _due(store, messenger, MONDAY)
     invited = {m["user_id"] for m in messenger.sent if m.get("user_id")}
     assert invited == (set(PEOPLE) - {PEOPLE[0]}) | {"UGUEST01"}
+
+
+def test_a_runner_never_closes_the_planned_round_another_runner_just_opened(world):
+    """Found by bench/due_race.py: runner A opened the planned round but had not yet moved the
+    plan on when runner B looked; B took A's new round for last week's and closed it."""
+    store, service, messenger = world
+    service.handle(MANAGER, CHANNEL, "checkin plan maandag 9:00", "nl", MONDAY)
+    chain = store.chain_by_channel(CHANNEL)
+    slot = chain["next_open_at"]
+    opened = store.open_round(chain, opened_by="plan", now=slot, slot=f"plan:{slot.isoformat()}")
+    assert opened is not None  # A's first step; A's advance_plan has not happened yet
+    report = _due(store, messenger, slot)  # B, at the same moment
+    assert report.closed == 0 and report.summaries == 0
+    assert store.round(opened["id"])["closed_at"] is None
+    assert report.invited == len(PEOPLE)  # B simply carries on with A's round
+
+
+def test_an_answer_cannot_slip_in_after_the_round_closed(world, engine):
+    """Found by bench/due_race.py's author: on SQLite the round was read as open, a close
+    committed, and the answer was inserted after it. A close started between the read and the
+    write must now wait for the answer's transaction (or the answer sees the close)."""
+    store, service, messenger = world
+    service.handle(MANAGER, CHANNEL, "checkin start", "nl", MONDAY)
+    _due(store, messenger, MONDAY)
+    round_ = store.open_round_of(store.chain_by_channel(CHANNEL)["id"])
+    from sqlalchemy import event
+
+    done: dict[str, float] = {}
+    closer: list[threading.Thread] = []
+
+    def close() -> None:
+        store.close_round(round_["id"], MONDAY)
+        done["close"] = time.monotonic()
+
+    def close_in_between(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO CHECKIN_ANSWERS") and not closer:
+            closer.append(threading.Thread(target=close))
+            closer[0].start()
+            time.sleep(0.5)  # time enough for the close to commit, if nothing holds it back
+
+    event.listen(engine, "before_cursor_execute", close_in_between)
+    try:
+        store.save_response(round_["id"], PEOPLE[0], _response(), MONDAY)
+        done["answer"] = time.monotonic()
+    except CheckinError as exc:
+        assert exc.code == "closed"
+    finally:
+        event.remove(engine, "before_cursor_execute", close_in_between)
+    closer[0].join(timeout=30)
+    assert store.round(round_["id"])["closed_at"] is not None
+    if store.response_of(round_["id"], PEOPLE[0]) is not None:  # stored: it must precede the close
+        assert done["answer"] <= done["close"]

@@ -105,11 +105,14 @@ def run_due(
 
 
 def _close_for_planned(store: Checkins, now: datetime) -> None:
-    """A planned opening ends the round still open in that chain."""
+    """A planned opening ends the round still open in that chain: one opened before the slot.
+    (A round opened at or after the slot is the planned one itself, just opened by another
+    runner that has not yet moved the plan on; closing it would lose the week.)"""
     for chain in store.chains_due_to_open(now):
         current = store.open_round_of(chain["id"])
-        if current is not None:
-            store.close_by(current["id"], chain["next_open_at"] if chain["next_open_at"] <= now else now)
+        slot_at = chain["next_open_at"]
+        if current is not None and current["opened_at"] < slot_at:
+            store.close_by(current["id"], min(slot_at, now))
 
 
 def _close(store: Checkins, now: datetime, report: DueReport) -> None:

@@ -362,6 +362,8 @@ class Checkins:
             query = select(rounds.c.closed_at, rounds.c.closes_at).where(rounds.c.id == round_id)
             if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update()  # closing waits for this answer, or this sees the close
+            else:  # SQLite: take the write lock before reading, so a close cannot slip in between
+                conn.execute(update(rounds).where(rounds.c.id == round_id).values(id=rounds.c.id))
             state = conn.execute(query).first()
             if state is None or state.closed_at is not None or aware(state.closes_at) <= now:
                 raise CheckinError("closed")

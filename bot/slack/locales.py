@@ -29,6 +29,10 @@ class UserLocales:
             locale = str((info.get("user") or {}).get("locale") or "")
         except (SlackApiError, OSError):
             return False  # not cached: asked again next time
+        return self.remember(user, locale)
+
+    def remember(self, user: str, locale: str) -> bool:
+        """Note a locale learnt from another users.info call; True when it is English."""
         english = locale.lower().startswith("en")
         with self._lock:
             self._seen[user] = (self._clock(), english)
