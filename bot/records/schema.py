@@ -165,3 +165,16 @@ deliveries = Table(
     Column("sent_at", DateTime(timezone=True)),
     Column("ts", String(32)),
 )
+
+# ----------------------------------------------------------------------------- reports (issue 5)
+
+# Every view of a report: who looked at what, when (never the figures themselves).
+report_views = Table(
+    "report_views",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("viewed_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("user_id", String(32), nullable=False, index=True),
+    Column("surface", String(16), nullable=False),  # "slack", "home", "export", "cli"
+    Column("scope", String(200), nullable=False),  # which chains ("all" or names) and weeks
+)
