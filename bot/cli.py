@@ -136,9 +136,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     outbox.flush(records)  # answers kept while the database was down last time
     client = make_client(settings)
     service, runner = _checkins(settings, engine, client)
+    from bot.reports.service import ReportService
+
+    reports = ReportService(engine, service.store, admins=settings.admin_user_ids,
+                            min_group=settings.min_group_size, zone=settings.zone)
     deps = SlackDeps(
         core.answerer, records, handoff_channel=settings.slack_handoff_channel, outbox=outbox,
-        checkins=service, due=runner,
+        checkins=service, due=runner, reports=reports,
     )
     app = create_app(settings, deps, client)
     runner.start(every_seconds=60)  # planned rounds, reminders, closing: every minute
@@ -204,6 +208,61 @@ def cmd_due(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if report is not None and report.failed else 0
 
 
+def _records_engine(settings: Settings):  # noqa: ANN202 - a SQLAlchemy Engine
+    from bot.records.db import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return engine
+
+
+def cmd_rapport(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the aggregated report (text or JSON) and optionally write the chart of one chain."""
+    import json
+
+    from bot.checkins.store import Checkins
+    from bot.reports.service import MAX_WEEKS, ReportService, report_json, report_text
+
+    if not 1 <= args.weken <= MAX_WEEKS:
+        print(f"ketenbot: --weken must be a whole number from 1 to {MAX_WEEKS}.", file=sys.stderr)
+        return EXIT_USAGE
+    engine = _records_engine(settings)
+    service = ReportService(engine, Checkins(engine), admins=settings.admin_user_ids,
+                            min_group=settings.min_group_size, zone=settings.zone)
+    request = service.request("cli", f"{args.keten or ''} {args.weken}", "nl", surface="cli")
+    if request.report is None:
+        print(f"ketenbot: {request.message}", file=sys.stderr)
+        return EXIT_USAGE
+    report = request.report
+    if args.png:
+        if len(report.chains) != 1:
+            print("ketenbot: --png needs one chain: add --keten NAAM.", file=sys.stderr)
+            return EXIT_USAGE
+        from bot.reports.chart import render_chain_chart
+
+        render_chain_chart(report.chains[0], "nl", args.png, zone=settings.zone, min_group=report.min_group)
+    if args.json:
+        print(json.dumps(report_json(report), ensure_ascii=False))
+    else:
+        print(report_text(report, "nl", settings.zone))
+        if args.png:
+            print(f"\nGrafiek: {args.png}")
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Fill the local database with a synthetic history of several chains."""
+    from datetime import UTC, datetime
+
+    from bot.reports.demo import fill_demo
+
+    engine = _records_engine(settings)
+    ids = fill_demo(engine, chains=args.ketens, weeks=args.weken, now=datetime.now(UTC))
+    print(f"Demo: {len(ids)} ketens met {args.weken} weken aan check-ins in {settings.database_url.split('://')[0]}.")
+    print("Probeer: ketenbot rapport  ·  ketenbot rapport --keten 'Zorgketen Oost' --png zorgketen.png")
+    return 0
+
+
 def _slack_problem(client, api_url: str) -> str:  # noqa: ANN001 - a slack_sdk WebClient
     """Why Slack cannot be used with these settings, or "" when auth.test succeeds."""
     from slack_sdk.errors import SlackApiError
@@ -238,6 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("due", help="run the check-in work that is due (the bot does so every minute)")
     p.add_argument("--now", help="pretend it is this moment (ISO-8601; in TZ when no offset is given)")
     p.set_defaults(func=cmd_due)
+    p = sub.add_parser("rapport", help="aggregated check-in report (never about a person)")
+    p.add_argument("--keten", help="one chain, by name (default: all chains)")
+    p.add_argument("--weken", type=int, default=12, help="weeks back (default 12)")
+    p.add_argument("--json", action="store_true", help="JSON for tools")
+    p.add_argument("--png", help="write the chain's chart to this PNG file (needs --keten)")
+    p.set_defaults(func=cmd_rapport)
+    p = sub.add_parser("demo", help="fill the local database with a synthetic history to try reports")
+    p.add_argument("--ketens", type=int, default=6, help="number of chains (default 6)")
+    p.add_argument("--weken", type=int, default=26, help="weeks of history (default 26)")
+    p.set_defaults(func=cmd_demo)
     p = sub.add_parser("index", help="bring the search index up to date with KNOWLEDGE_DIR")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-file progress")
     p.set_defaults(func=cmd_index)

@@ -394,6 +394,18 @@ class Checkins:
             return True, None
         return False, _response(row)
 
+    def own_answers(self, user_id: str, limit: int = 5) -> list[dict]:
+        """This person's latest check-ins, newest first, with chain name and round date."""
+        query = (
+            select(checkin_answers, rounds.c.opened_at, chains.c.name.label("chain_name"))
+            .join(rounds, rounds.c.id == checkin_answers.c.round_id)
+            .join(chains, chains.c.id == rounds.c.chain_id)
+            .where(checkin_answers.c.user_id == user_id)
+            .order_by(rounds.c.opened_at.desc())
+            .limit(limit)
+        )
+        return self._many(query)
+
     def status(self, round_id: str) -> RoundStatus:
         with self.engine.connect() as conn:
             invited = conn.execute(

@@ -11,6 +11,7 @@ from bot.checkins.runner import DueRunner
 from bot.checkins.service import CheckinService
 from bot.records.outbox import Outbox
 from bot.records.store import Records, utcnow
+from bot.reports.service import ReportService
 from bot.slack.locales import UserLocales
 from bot.slack.recent import RecentKeys
 
@@ -25,4 +26,5 @@ class SlackDeps:
     outbox: Outbox | None = None  # answers given while the database is down, stored when it is back
     checkins: CheckinService | None = None  # check-in commands, forms and answers (issue 4)
     due: DueRunner | None = None  # scheduled work, run at once after a command changed something
+    reports: ReportService | None = None  # aggregated reports, export and the App Home dashboard
     clock: Callable[[], datetime] = utcnow  # "now" for check-ins (tests pass a fixed one)

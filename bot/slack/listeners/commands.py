@@ -13,6 +13,7 @@ from bot.checkins.messages import say
 from bot.checkins.service import CheckinService
 from bot.slack.blocks import answer_blocks, answer_fallback_text
 from bot.slack.deps import SlackDeps
+from bot.slack.listeners import reports
 from bot.slack.replies import strip_mentions
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,9 @@ def register(app: App, deps: SlackDeps) -> None:
         first, _, rest = text.partition(" ")
         if not text or first.lower() in HELP_WORDS:
             respond(text=help_text(language), response_type="ephemeral")
+            return
+        if deps.reports is not None and reports.owns(text):
+            respond(text=reports.handle(deps, client, command, text, language), response_type="ephemeral")
             return
         if deps.checkins is not None and CheckinService.owns(text):
             reply = deps.checkins.handle(

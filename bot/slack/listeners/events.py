@@ -9,6 +9,7 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.slack.deps import SlackDeps
+from bot.slack.listeners.reports import home_view_for
 from bot.slack.replies import answer_in_thread
 from bot.slack.views import home_view
 
@@ -36,7 +37,13 @@ def register(app: App, deps: SlackDeps) -> None:
     @app.event("app_home_opened")
     def on_home(event: dict, client: WebClient) -> None:
         if event.get("tab") == "home":
-            client.views_publish(user_id=event["user"], view=home_view().to_dict())
+            user = event["user"]
+            if deps.reports is None:
+                view = home_view()
+            else:
+                language = "en" if deps.locales.prefers_english(client, user) else "nl"
+                view = home_view_for(deps, user, language)
+            client.views_publish(user_id=user, view=view.to_dict())
 
 
 def _answer_once(deps: SlackDeps, client: WebClient, event: dict) -> None:
