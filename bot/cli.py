@@ -146,6 +146,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     )
     app = create_app(settings, deps, client)
     runner.start(every_seconds=60)  # planned rounds, reminders, closing: every minute
+    import gc
+
+    gc.freeze()  # the start-up objects (index, models) need no scanning by every full collection
     if args.http:
         from bot.slack.http import serve
 

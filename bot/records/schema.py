@@ -130,7 +130,7 @@ checkin_answers = Table(
     "checkin_answers",
     metadata,
     Column("round_id", String(36), ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", String(32), primary_key=True),
+    Column("user_id", String(32), primary_key=True, index=True),  # a person's own answers
     Column("skipped", Boolean, nullable=False),
     Column("strategische_focus", String(16)),
     Column("operationeel_model", String(16)),
