@@ -73,8 +73,14 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 
     print("Ketenbot laadt de handreiking…", file=sys.stderr)
     core = _build(settings, progress=True)
-    return chat(core, sys.stdin, sys.stdout, checkins=_console_checkins(settings),
-                min_group=settings.min_group_size, zone=settings.zone)
+    return chat(
+        core,
+        sys.stdin,
+        sys.stdout,
+        checkins=_console_checkins(settings),
+        min_group=settings.min_group_size,
+        zone=settings.zone,
+    )
 
 
 def _console_checkins(settings: Settings):  # noqa: ANN202 - a Checkins, or None
@@ -138,11 +144,22 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     service, runner = _checkins(settings, engine, client)
     from bot.reports.service import ReportService
 
-    reports = ReportService(engine, service.store, admins=settings.admin_user_ids,
-                            min_group=settings.min_group_size, zone=settings.zone)
+    reports = ReportService(
+        engine,
+        service.store,
+        admins=settings.admin_user_ids,
+        min_group=settings.min_group_size,
+        zone=settings.zone,
+    )
     deps = SlackDeps(
-        core.answerer, records, handoff_channel=settings.slack_handoff_channel, outbox=outbox,
-        checkins=service, due=runner, reports=reports,
+        core.answerer,
+        records,
+        handoff_channel=settings.slack_handoff_channel,
+        outbox=outbox,
+        checkins=service,
+        due=runner,
+        reports=reports,
+        locales=runner.messenger.locales,
     )
     app = create_app(settings, deps, client)
     runner.start(every_seconds=60)  # planned rounds, reminders, closing: every minute
@@ -170,12 +187,18 @@ def _checkins(settings: Settings, engine, client):  # noqa: ANN001, ANN202 - eng
     from bot.checkins.runner import DueRunner
     from bot.checkins.service import CheckinService
     from bot.checkins.store import Checkins
+    from bot.records.store import Records
+    from bot.slack.locales import UserLocales
     from bot.slack.messenger import SlackMessenger
 
     store = Checkins(engine)
-    service = CheckinService(store, admins=settings.admin_user_ids, zone=settings.zone,
-                             min_group=settings.min_group_size)
-    runner = DueRunner(store, SlackMessenger(client), zone=settings.zone, min_group=settings.min_group_size)
+    service = CheckinService(
+        store, admins=settings.admin_user_ids, zone=settings.zone, min_group=settings.min_group_size
+    )
+    locales = UserLocales(lookup=Records(engine).language_of)
+    runner = DueRunner(
+        store, SlackMessenger(client, locales), zone=settings.zone, min_group=settings.min_group_size
+    )
     return service, runner
 
 
@@ -230,8 +253,13 @@ def cmd_rapport(settings: Settings, args: argparse.Namespace) -> int:
         print(f"ketenbot: --weken must be a whole number from 1 to {MAX_WEEKS}.", file=sys.stderr)
         return EXIT_USAGE
     engine = _records_engine(settings)
-    service = ReportService(engine, Checkins(engine), admins=settings.admin_user_ids,
-                            min_group=settings.min_group_size, zone=settings.zone)
+    service = ReportService(
+        engine,
+        Checkins(engine),
+        admins=settings.admin_user_ids,
+        min_group=settings.min_group_size,
+        zone=settings.zone,
+    )
     request = service.request("cli", f"{args.keten or ''} {args.weken}", "nl", surface="cli")
     if request.report is None:
         print(f"ketenbot: {request.message}", file=sys.stderr)
@@ -261,7 +289,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
     engine = _records_engine(settings)
     ids = fill_demo(engine, chains=args.ketens, weeks=args.weken, now=datetime.now(UTC))
-    print(f"Demo: {len(ids)} ketens met {args.weken} weken aan check-ins in {settings.database_url.split('://')[0]}.")
+    print(
+        f"Demo: {len(ids)} ketens met {args.weken} weken aan check-ins in {settings.database_url.split('://')[0]}."
+    )
     print("Probeer: ketenbot rapport  ·  ketenbot rapport --keten 'Zorgketen Oost' --png zorgketen.png")
     return 0
 

@@ -375,3 +375,38 @@ def test_an_answer_cannot_slip_in_after_the_round_closed(world, engine):
     assert store.round(round_["id"])["closed_at"] is not None
     if store.response_of(round_["id"], PEOPLE[0]) is not None:  # stored: it must precede the close
         assert done["answer"] <= done["close"]
+
+
+def test_a_manager_whose_role_was_taken_can_no_longer_run_the_chain(world):
+    store, service, _ = world
+    service.handle(ADMIN, CHANNEL, f"rol weg ketenmanager <@{MANAGER}|m>", "nl", MONDAY)
+    reply = service.handle(MANAGER, CHANNEL, "checkin start", "nl", MONDAY)
+    assert "Dit kan alleen de ketenmanager" in reply.text and not reply.run_due
+    assert (
+        "Dit kan alleen"
+        in service.handle(MANAGER, CHANNEL, f"keten voeg-toe <@{PEOPLE[0]}|x>", "nl", MONDAY).text
+    )
+    # an administrator hands the chain to someone else, who gets the role with it
+    assert "UNEWMGR01" in service.handle(ADMIN, CHANNEL, "keten beheerder <@UNEWMGR01|n>", "nl", MONDAY).text
+    assert service.handle("UNEWMGR01", CHANNEL, "checkin start", "nl", MONDAY).run_due
+
+
+def test_an_invitation_held_back_is_not_followed_by_the_reminder_at_once(world):
+    store, service, messenger = world
+    friday_evening = datetime(2027, 1, 15, 18, 30, tzinfo=AMS).astimezone(UTC)
+    service.handle(MANAGER, CHANNEL, "checkin start", "nl", friday_evening)  # reminder due Sunday 18:30
+    monday = datetime(2027, 1, 18, 8, 0, tzinfo=AMS).astimezone(UTC)
+    report = _due(store, messenger, monday)
+    assert report.invited == len(PEOPLE) and report.reminded == 0
+    assert _due(store, messenger, monday + timedelta(hours=47)).reminded == 0
+    assert _due(store, messenger, monday + timedelta(hours=48)).reminded == len(PEOPLE)
+
+
+def test_a_round_closed_before_anyone_was_invited_posts_no_summary(world):
+    store, service, messenger = world
+    friday_evening = datetime(2027, 1, 15, 18, 30, tzinfo=AMS).astimezone(UTC)
+    service.handle(MANAGER, CHANNEL, "checkin start", "nl", friday_evening)
+    service.handle(MANAGER, CHANNEL, "checkin sluit", "nl", friday_evening + timedelta(hours=20))
+    report = _due(store, messenger, friday_evening + timedelta(hours=20))
+    assert report.closed == 1 and report.summaries == 0 and messenger.sent == []
+    assert _due(store, messenger, friday_evening + timedelta(hours=21)).summaries == 0

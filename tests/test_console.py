@@ -471,6 +471,8 @@ def test_uitslag_shows_the_distribution_from_min_group(store):
     run_console(FULL, store, clock=clock)
     round_ = console_round(store)
     store.fix_participants(round_["id"], ["U1", "U2", "U3"], clock.now)
+    for user in ("U1", "U2", "U3"):  # the scheduler's invitations
+        store.mark(round_["id"], user, "invited_at", clock.now)
     other = CheckinResponse(
         stages={d: "opportunisme" for d in DIMENSIONS}, pulse={"trust": 3, "learning": 3, "control": None},
         setback=False,

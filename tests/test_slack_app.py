@@ -220,11 +220,27 @@ def test_opening_the_app_home_publishes_it(app, fake):
     assert published.args["user_id"] == "U1"
 
 
-def test_a_user_with_an_english_slack_locale_gets_english_framing(app, fake):
+def test_an_english_slack_locale_alone_keeps_dutch_and_keten_taal_en_switches(app, fake, records):
+    """Slack has no Dutch interface: Dutch users have English locales. Dutch stays the default;
+    a person chooses English with /keten taal en."""
     fake.add_user("U7", locale="en-US")
     mention = {**_mention(text="<@U0KETENBOT> Hoe bouwen we vertrouwen op?"), "user": "U7"}
     _event(app, mention, event_id="EvLocale")
     post = fake.wait_for_calls("chat.postMessage", 1, timeout=10)[0]
+    blocks = post.args["blocks"] if isinstance(post.args["blocks"], list) else json.loads(post.args["blocks"])
+    assert "This is what the guidance says" not in blocks[0]["text"]["text"]
+
+    body = urlencode({
+        "token": "unused", "team_id": "T0KETEN001", "channel_id": "C1", "user_id": "U7",
+        "command": "/keten", "text": "taal en", "response_url": fake.response_url("lang"),
+        "trigger_id": fake.issue_trigger_id(), "api_app_id": "A0KETENBOT",
+    })
+    assert _send(app, body, "application/x-www-form-urlencoded").status == 200
+    reply = fake.wait_for_calls(RESPONSE, 1, timeout=10)[0]
+    assert "English" in reply.args["text"] and records.language_of("U7") == "en"
+    again = {**mention, "ts": "1700000900.000100"}
+    _event(app, again, event_id="EvLocale2")
+    post = fake.wait_for_calls("chat.postMessage", 2, timeout=10)[1]
     blocks = post.args["blocks"] if isinstance(post.args["blocks"], list) else json.loads(post.args["blocks"])
     assert "This is what the guidance says" in blocks[0]["text"]["text"]
 

@@ -19,6 +19,7 @@ from bot.records.store import Records
 from bot.settings import load_settings
 from bot.slack.app import create_app, make_client
 from bot.slack.deps import SlackDeps
+from bot.slack.locales import UserLocales
 from bot.slack.messenger import SlackMessenger
 from tests.fakes.slack_api import RESPONSE, FakeSlack
 from tests.fakes.slack_requests import SECRET, StubAnswerer, bolt_headers
@@ -60,7 +61,13 @@ def world(tmp_path, engine):
         runner = DueRunner(
             store, SlackMessenger(client), zone=AMS, min_group=3, clock=lambda: _working_moment()
         )
-        deps = SlackDeps(StubAnswerer(), Records(engine), checkins=service, due=runner, clock=_working_moment)
+        records = Records(engine)
+        records.set_language(MEMBERS[2], "en")  # chose English with /keten taal en
+        locales = UserLocales(lookup=records.language_of)
+        runner.messenger.locales = locales
+        deps = SlackDeps(
+            StubAnswerer(), records, checkins=service, due=runner, clock=_working_moment, locales=locales
+        )
         yield fake, create_app(settings, deps, client), store, runner
 
 
@@ -198,6 +205,14 @@ def test_a_whole_round_in_slack(world):
     assert store.response_of(_round_id(store), member) == (False, ANSWER)
     updated = _wait(lambda: fake.calls("chat.update"))[0]  # the DM now says the answers are in
     assert updated.args["ts"] == invites[member]["ts"]
+
+    # an old skip button must not wipe answers already given
+    assert (
+        _interaction(app, _click(fake, member, forms.SKIP_ACTION, _round_id(store), invites[member])).status
+        == 200
+    )
+    _wait(lambda: [c for c in fake.calls(RESPONSE) if "niet overgeslagen" in (c.args.get("text") or "")])
+    assert store.response_of(_round_id(store), member) == (False, ANSWER)
 
     # the English member skips the week: neutral, stored, the DM replaced
     english = MEMBERS[2]

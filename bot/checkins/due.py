@@ -129,7 +129,10 @@ def _open_planned(store: Checkins, now: datetime, zone: ZoneInfo, report: DueRep
         following = plan_next(chain, slot_at, zone)
         while following is not None and following <= now:
             slot_at, following = following, plan_next(chain, following, zone)
-        if store.open_round(chain, opened_by="plan", now=now, slot=f"plan:{slot_at.isoformat()}"):
+        sends_at = next_working_moment(now, zone)
+        if store.open_round(
+            chain, opened_by="plan", now=now, slot=f"plan:{slot_at.isoformat()}", sends_at=sends_at
+        ):
             report.opened += 1
         store.advance_plan(chain["id"], chain["next_open_at"], following)
 
@@ -207,7 +210,10 @@ def _remind(
     report: DueReport,
 ) -> None:
     absent = store.absent_on(now.astimezone(zone).date())
-    for user in store.to_remind(round_["id"]):
+    # the reminder comes the same time after each person's own invitation as after the opening:
+    # an invitation held back by a weekend, holiday or absence is not followed at once by it
+    invited_before = now - timedelta(hours=chain["remind_after_hours"])
+    for user in store.to_remind(round_["id"], invited_before):
         if user in absent:
             continue
         language = messenger.language(user)
@@ -234,6 +240,9 @@ def _summaries(
     for round_ in store.rounds_without_summary():
         chain = store.chain(round_["chain_id"])
         if chain is None:
+            continue
+        if round_["announce_ts"] is None:  # never announced, nobody invited: nothing to sum up
+            store.set_round(round_["id"], summary_ts="-")
             continue
         summary = store.summary(round_["id"], min_group)
         ts = _deliver(

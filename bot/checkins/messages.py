@@ -48,28 +48,36 @@ PHRASES: dict[str, dict[str, str]] = {
             "• `/keten rol ketenmanager @iemand` · `/keten rol coordinator @iemand` · "
             "`/keten rol weg ketenmanager @iemand` — rollen geven en afnemen (beheerders)\n"
             "• `/keten keten registreer <naam>` — dit kanaal wordt het kanaal van je keten (ketenmanagers)\n"
-            "• `/keten keten voeg-toe @iemand` · `/keten keten haal-weg @iemand` · `/keten keten deelnemers`\n"
+            "• `/keten keten voeg-toe @iemand` · `/keten keten haal-weg @iemand` · `/keten keten deelnemers` · "
+            "`/keten keten beheerder @iemand` (beheerders: de keten overdragen)\n"
             "• `/keten checkin start` — nu een ronde openen\n"
             "• `/keten checkin plan <dag> <tijd> [elke N weken]` — vast moment, bijv. `maandag 9:00`; "
             "`/keten checkin plan uit` stopt het\n"
             "• `/keten checkin herinnering <uren>` · `/keten checkin duur <uren>` — wanneer de herinnering "
             "komt en hoe lang een ronde openstaat\n"
             "• `/keten checkin status` · `/keten checkin sluit`\n"
-            "• `/keten afwezig tot <datum>` · `/keten afwezig uit` — geen check-in-DM's zolang je weg bent"
+            "• `/keten afwezig tot <datum>` · `/keten afwezig uit` — geen check-in-DM's zolang je weg bent\n"
+            "• `/keten rapport [keten] [weken]` — rapport met grafiek in je DM (coördinatoren: alle ketens; "
+            "ketenmanagers: hun keten) · `/keten export [weken]` — CSV voor coördinatoren\n"
+            "• `/keten taal en` · `/keten taal nl` — de taal van Ketenbots eigen woorden"
         ),
         "en": (
             "*Check-ins with Ketenbot*\n"
             "• `/keten role manager @someone` · `/keten role coordinator @someone` · "
             "`/keten role remove manager @someone` — give and take roles (administrators)\n"
             "• `/keten chain register <name>` — this channel becomes your chain's channel (chain managers)\n"
-            "• `/keten chain add @someone` · `/keten chain remove @someone` · `/keten chain members`\n"
+            "• `/keten chain add @someone` · `/keten chain remove @someone` · `/keten chain members` · "
+            "`/keten chain manager @someone` (administrators: hand the chain over)\n"
             "• `/keten checkin start` — open a round now\n"
             "• `/keten checkin plan <day> <time> [every N weeks]` — a fixed moment, e.g. `monday 9:00`; "
             "`/keten checkin plan off` stops it\n"
             "• `/keten checkin reminder <hours>` · `/keten checkin duration <hours>` — when the reminder "
             "comes and how long a round stays open\n"
             "• `/keten checkin status` · `/keten checkin close`\n"
-            "• `/keten away until <date>` · `/keten away off` — no check-in DMs while you are away"
+            "• `/keten away until <date>` · `/keten away off` — no check-in DMs while you are away\n"
+            "• `/keten report [chain] [weeks]` — a report with charts in your DM (coordinators: every chain; "
+            "chain managers: theirs) · `/keten export [weeks]` — CSV for coordinators\n"
+            "• `/keten language en` · `/keten language nl` — the language of Ketenbot's own words"
         ),
     },
     "not_admin": {
@@ -136,6 +144,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "nl": "{who} krijgt geen check-ins van *{chain}* meer.",
         "en": "{who} no longer gets the check-ins of *{chain}*.",
     },
+    "manager_set": {"nl": "{who} is nu de ketenmanager van *{chain}*.", "en": "{who} is now the chain manager of *{chain}*."},
     "members": {
         "nl": "Deelnemers aan *{chain}*: de mensen in dit kanaal{extra}.",
         "en": "Participants of *{chain}*: the people in this channel{extra}.",

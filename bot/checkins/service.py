@@ -145,6 +145,15 @@ class CheckinService:
                 self.store.set_member(chain["id"], target, adding, by=user)
             key = "member_added" if adding else "member_removed"
             return Reply("\n".join(say(key, language, who=f"<@{t}>", chain=chain["name"]) for t in targets))
+        if sub in ("beheerder", "manager", "ketenmanager"):
+            if user not in self.admins:
+                return Reply(say("not_admin", language, who=people(self.admins)))
+            targets = USER_REF.findall(" ".join(words[1:]))
+            if len(targets) != 1:
+                return Reply(say("member_usage", language))
+            self.store.set_manager(chain["id"], targets[0])
+            self.store.grant(targets[0], MANAGER, by=user)
+            return Reply(say("manager_set", language, who=f"<@{targets[0]}>", chain=chain["name"]))
         if sub in ("deelnemers", "members", "leden"):
             overrides = self.store.member_overrides(chain["id"])
             added = [u for u, inc in overrides.items() if inc]
@@ -192,12 +201,12 @@ class CheckinService:
         return Reply(say("unknown", language) + "\n" + say("help", language))
 
     def _start(self, user: str, chain: dict, language: str, now: datetime) -> Reply:
-        round_ = self.store.open_round(chain, opened_by=user, now=now)
+        send_at = next_working_moment(now, self.zone)
+        round_ = self.store.open_round(chain, opened_by=user, now=now, sends_at=send_at)
         if round_ is None:
             current = self.store.open_round_of(chain["id"])
             closes = closes_token(current["closes_at"], language, self.zone) if current else "—"
             return Reply(say("already_open", language, chain=chain["name"], closes=closes))
-        send_at = next_working_moment(now, self.zone)
         when = say("now", language) if send_at <= now else format_moment(send_at, self.zone, language)
         return Reply(
             say(
@@ -289,7 +298,9 @@ class CheckinService:
         return user in self.admins or self.store.has_role(user, MANAGER)
 
     def _refuse_unless_manager(self, user: str, chain: dict, language: str) -> Reply | None:
-        if user == chain["manager_id"] or user in self.admins:
+        if user in self.admins:
+            return None
+        if user == chain["manager_id"] and self.store.has_role(user, MANAGER):  # a demoted manager: no
             return None
         return Reply(say("not_this_manager", language, chain=chain["name"], who=f"<@{chain['manager_id']}>"))
 

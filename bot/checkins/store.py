@@ -130,6 +130,9 @@ class Checkins:
                 _aware_row(dict(r)) for r in conn.execute(select(chains).order_by(chains.c.name)).mappings()
             ]
 
+    def set_manager(self, chain_id: str, user_id: str) -> None:
+        self._update_chain(chain_id, manager_id=user_id)
+
     def set_member(self, chain_id: str, user_id: str, included: bool, by: str) -> None:
         now = self.clock()
         stmt = self._insert(chain_members).values(
@@ -199,19 +202,28 @@ class Checkins:
     # ------------------------------------------------------------------ rounds
 
     def open_round(
-        self, chain: dict, *, opened_by: str, now: datetime, slot: str | None = None
+        self,
+        chain: dict,
+        *,
+        opened_by: str,
+        now: datetime,
+        slot: str | None = None,
+        sends_at: datetime | None = None,
     ) -> dict | None:
         """Open a round for ``chain`` unless one is open already (then None). ``slot`` names a
-        planned opening, so two schedulers opening the same plan slot open one round."""
+        planned opening, so two schedulers opening the same plan slot open one round.
+        ``sends_at``: when the DMs can go out (after a weekend, holiday or quiet hours); the
+        reminder and the closing are counted from then, so nobody gets a shorter week."""
         round_id = str(uuid.uuid4())
+        start = max(now, sends_at or now)
         row = {
             "id": round_id,
             "chain_id": chain["id"],
             "slot": slot or f"now:{round_id}",
             "opened_by": opened_by,
             "opened_at": now,
-            "remind_at": now + timedelta(hours=chain["remind_after_hours"]),
-            "closes_at": now + timedelta(hours=chain["open_hours"]),
+            "remind_at": start + timedelta(hours=chain["remind_after_hours"]),
+            "closes_at": start + timedelta(hours=chain["open_hours"]),
         }
         try:
             with self.engine.begin() as conn:
@@ -317,8 +329,8 @@ class Checkins:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(query.order_by(participants.c.user_id))]
 
-    def to_remind(self, round_id: str) -> list[str]:
-        """Invited, not yet reminded, and neither answered nor skipped."""
+    def to_remind(self, round_id: str, invited_before: datetime | None = None) -> list[str]:
+        """Invited (before ``invited_before``), not yet reminded, neither answered nor skipped."""
         answered = select(checkin_answers.c.user_id).where(checkin_answers.c.round_id == round_id)
         query = select(participants.c.user_id).where(
             participants.c.round_id == round_id,
@@ -326,6 +338,8 @@ class Checkins:
             participants.c.reminded_at.is_(None),
             participants.c.user_id.not_in(answered),
         )
+        if invited_before is not None:
+            query = query.where(participants.c.invited_at <= invited_before)
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(query.order_by(participants.c.user_id))]
 
@@ -408,8 +422,10 @@ class Checkins:
 
     def status(self, round_id: str) -> RoundStatus:
         with self.engine.connect() as conn:
-            invited = conn.execute(
-                select(func.count()).select_from(participants).where(participants.c.round_id == round_id)
+            invited = conn.execute(  # those who got the DM: not those held back by an absence
+                select(func.count())
+                .select_from(participants)
+                .where(participants.c.round_id == round_id, participants.c.invited_at.is_not(None))
             ).scalar_one()
             rows = conn.execute(
                 select(checkin_answers.c.skipped, func.count())

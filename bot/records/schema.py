@@ -178,3 +178,13 @@ report_views = Table(
     Column("surface", String(16), nullable=False),  # "slack", "home", "export", "cli"
     Column("scope", String(200), nullable=False),  # which chains ("all" or names) and weeks
 )
+
+# A person's chosen language for the bot's own words ("nl" or "en"). Slack has no Dutch
+# interface, so a Slack locale of English says nothing about what a Dutch civil servant reads.
+preferences = Table(
+    "preferences",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("language", String(2), nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False),
+)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.answering.model import Answer
-from bot.records.schema import answers, feedback, processed_events
+from bot.records.schema import answers, feedback, preferences, processed_events
 
 Clock = Callable[[], datetime]
 
@@ -94,8 +94,13 @@ class Records:
         reports read a reason only together with a 👎."""
         now = self.clock()
         stmt = self._insert(feedback).values(
-            id=str(uuid.uuid4()), answer_id=answer_id, user_id=user_id, helpful=helpful,
-            reason=reason, created_at=now, updated_at=now,
+            id=str(uuid.uuid4()),
+            answer_id=answer_id,
+            user_id=user_id,
+            helpful=helpful,
+            reason=reason,
+            created_at=now,
+            updated_at=now,
         )
         changes = {"helpful": stmt.excluded.helpful, "updated_at": stmt.excluded.updated_at}
         if reason is not None:
@@ -108,3 +113,20 @@ class Records:
         with self.engine.connect() as conn:
             rows = conn.execute(select(feedback).where(feedback.c.answer_id == answer_id)).mappings()
             return [dict(r) for r in rows]
+
+    def language_of(self, user_id: str) -> str | None:
+        """The language this person chose with ``/keten taal``, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(preferences.c.language).where(preferences.c.user_id == user_id)).first()
+        return row[0] if row else None
+
+    def set_language(self, user_id: str, language: str) -> None:
+        if language not in ("nl", "en"):
+            raise ValueError(language)
+        now = self.clock()
+        stmt = self._insert(preferences).values(user_id=user_id, language=language, set_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["user_id"], set_={"language": language, "set_at": now}
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt)

@@ -40,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.checkins.model import DIMENSIONS, DONT_KNOW, PULSE, STAGES
 from bot.checkins.store import DEFAULT_OPEN_HOURS, DEFAULT_REMIND_AFTER_HOURS
 from bot.records.schema import chains as chains_table
-from bot.records.schema import checkin_answers, participants, rounds
+from bot.records.schema import checkin_answers, participants, roles, rounds
 
 __all__ = ["DEMO_CHANNEL_PREFIX", "SCENARIOS", "fill_demo"]
 
@@ -153,6 +153,10 @@ def fill_demo(engine: Engine, *, chains: int = 6, weeks: int = 26, now: datetime
             conn.execute(participants.insert(), rows["participants"])
             if rows["answers"]:
                 conn.execute(checkin_answers.insert(), rows["answers"])
+            conn.execute(roles.insert(), [  # each demo chain's manager holds the role
+                {"user_id": c["manager_id"], "role": "ketenmanager", "granted_by": "demo", "granted_at": now}
+                for c in rows["chains"]
+            ])
     except IntegrityError:
         existing = _existing(engine)
         if not existing:

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select
 
 from bot.checkins.content import default_content, lang
 from bot.checkins.model import DIMENSIONS, PULSE, STAGES
-from bot.checkins.store import COORDINATOR, Checkins
+from bot.checkins.store import COORDINATOR, MANAGER, Checkins
 from bot.records.schema import chains, report_views
 from bot.records.store import Clock, utcnow
 from bot.reports.aggregate import build_report
@@ -71,7 +71,7 @@ WORDS = {
         "totals": "Alle ketens samen (laatste gesloten ronde): {answered} van {invited} ingevuld.",
         "totals_hidden": "Een totaal over alle ketens wordt niet getoond: daaruit zou een kleine groep af te leiden zijn.",
         "snapshot": "Een momentopname, geen score: een later stadium is niet vanzelf beter. Over dit stadium zegt de handreiking:",
-        "who": "Alleen coördinatoren zien alle ketens en ketenmanagers hun eigen keten. Jij ziet de samenvatting in het kanaal van je keten; `/keten mijn-gegevens` laat je eigen antwoorden zien.",
+        "who": "Alleen coördinatoren zien alle ketens en ketenmanagers hun eigen keten. Jij ziet de samenvatting in het kanaal van je keten, en je eigen antwoorden in het Home-tabblad van Ketenbot.",
         "no_chain": "Ik ken geen keten met de naam ‘{name}’ die jij mag inzien. Jouw ketens: {names}.",
         "no_chains_at_all": "Er is nog geen keten die jij mag inzien.",
         "weeks_bad": "Het aantal weken moet een heel getal van 1 tot en met {max} zijn, bijvoorbeeld `/keten rapport 12`.",
@@ -95,7 +95,7 @@ WORDS = {
         "totals": "All chains together (latest closed round): {answered} of {invited} answered.",
         "totals_hidden": "No total over all chains is shown: a small group could be worked out from it.",
         "snapshot": "A snapshot, not a score: a later stage is not better as such. About this stage the guidance says:",
-        "who": "Only coordinators see every chain, and chain managers their own chain. You see the summary in your chain's channel; `/keten mijn-gegevens` shows your own answers.",
+        "who": "Only coordinators see every chain, and chain managers their own chain. You see the summary in your chain's channel, and your own answers in Ketenbot's Home tab.",
         "no_chain": "I know no chain called ‘{name}’ that you may see. Your chains: {names}.",
         "no_chains_at_all": "There is no chain you may see yet.",
         "weeks_bad": "The number of weeks must be a whole number from 1 to {max}, e.g. `/keten rapport 12`.",
@@ -136,6 +136,8 @@ class ReportService:
         person manages (possibly none)."""
         if user in self.admins or user == "cli" or self.store.has_role(user, COORDINATOR):
             return None
+        if not self.store.has_role(user, MANAGER):  # a manager whose role was taken sees nothing more
+            return []
         return self.store.chains_managed_by(user)
 
     def request(

@@ -1,39 +1,34 @@
-"""Which users prefer English, from their Slack locale (users.info with include_locale)."""
+"""Which language the bot's own words take for a person: Dutch, unless they chose English.
+
+Slack's interface has no Dutch, so nearly every Dutch civil servant has an English Slack locale;
+reading it as "prefers English" would turn the bot English for its whole audience. So the
+locale is not used: a person chooses with ``/keten taal en`` (``/keten language nl`` back), and
+answers to questions follow the language the question is written in.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
+import logging
 from collections.abc import Callable
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
 
-TTL_SECONDS = 6 * 3600
+log = logging.getLogger(__name__)
 
 
 class UserLocales:
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._clock = clock
-        self._seen: dict[str, tuple[float, bool]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, lookup: Callable[[str], str | None] | None = None):
+        self._lookup = lookup
 
-    def prefers_english(self, client: WebClient, user: str) -> bool:
-        """True when the user's Slack locale is English; Dutch (False) when unknown."""
-        with self._lock:
-            hit = self._seen.get(user)
-        if hit and self._clock() - hit[0] < TTL_SECONDS:
-            return hit[1]
+    def prefers_english(self, client: object, user: str) -> bool:  # noqa: ARG002 - kept for callers
+        """True only when this person chose English; Dutch when unknown or storage is down."""
+        if self._lookup is None or not user:
+            return False
         try:
-            info = client.users_info(user=user, include_locale=True)
-            locale = str((info.get("user") or {}).get("locale") or "")
-        except (SlackApiError, OSError):
-            return False  # not cached: asked again next time
-        return self.remember(user, locale)
+            return self._lookup(user) == "en"
+        except SQLAlchemyError as exc:
+            log.info("language preference unavailable (%s)", type(exc).__name__)
+            return False
 
-    def remember(self, user: str, locale: str) -> bool:
-        """Note a locale learnt from another users.info call; True when it is English."""
-        english = locale.lower().startswith("en")
-        with self._lock:
-            self._seen[user] = (self._clock(), english)
-        return english
+    def language(self, user: str) -> str:
+        return "en" if self.prefers_english(None, user) else "nl"

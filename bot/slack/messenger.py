@@ -48,10 +48,8 @@ class SlackMessenger:
             hit = self._humans.get(user_id)
         if hit and self._clock() - hit[0] < PEOPLE_TTL_SECONDS:
             return hit[1]
-        user = self.client.users_info(user=user_id, include_locale=True).get("user") or {}
+        user = self.client.users_info(user=user_id).get("user") or {}
         human = not (user.get("is_bot") or user.get("deleted") or user.get("is_app_user"))
-        if user.get("locale"):  # one call serves both questions: a person? which language?
-            self.locales.remember(user_id, str(user["locale"]))
         with self._lock:
             self._humans[user_id] = (self._clock(), human)
         return human

@@ -16,6 +16,7 @@ from bot.records.store import Records
 from bot.settings import load_settings
 from bot.slack.app import create_app
 from bot.slack.deps import SlackDeps
+from bot.slack.locales import UserLocales
 from tests.fakes.slack_api import FakeSlack
 
 SECRET = "test-signing-secret"
@@ -41,16 +42,29 @@ def bolt_headers(
 
 def event_body(event: dict, event_id: str) -> str:
     """An Events API ``event_callback`` envelope around ``event``."""
-    return json.dumps({
-        "token": "unused", "type": "event_callback", "team_id": "T0KETEN001", "api_app_id": "A0KETENBOT",
-        "event_id": event_id, "event_time": int(time.time()), "event": event,
-        "authorizations": [{"team_id": "T0KETEN001", "user_id": "U0KETENBOT", "is_bot": True}],
-    })
+    return json.dumps(
+        {
+            "token": "unused",
+            "type": "event_callback",
+            "team_id": "T0KETEN001",
+            "api_app_id": "A0KETENBOT",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": event,
+            "authorizations": [{"team_id": "T0KETEN001", "user_id": "U0KETENBOT", "is_bot": True}],
+        }
+    )
 
 
 def mention(text: str, ts: str, *, user: str = "U1", channel: str = "C1") -> dict:
-    return {"type": "app_mention", "user": user, "channel": channel, "ts": ts, "event_ts": ts,
-            "text": f"{BOT_MENTION} {text}"}
+    return {
+        "type": "app_mention",
+        "user": user,
+        "channel": channel,
+        "ts": ts,
+        "event_ts": ts,
+        "text": f"{BOT_MENTION} {text}",
+    }
 
 
 class StubAnswerer:
@@ -78,4 +92,7 @@ def app_against(fake: FakeSlack, answerer, records, *, handoff: str = "", outbox
         {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.base_url},
         env_file=None,
     )
-    return create_app(settings, SlackDeps(answerer, records, handoff_channel=handoff, outbox=outbox))
+    locales = UserLocales(lookup=getattr(records, "language_of", None))
+    return create_app(
+        settings, SlackDeps(answerer, records, handoff_channel=handoff, outbox=outbox, locales=locales)
+    )

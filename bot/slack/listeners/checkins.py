@@ -69,6 +69,10 @@ def register(app: App, deps: SlackDeps) -> None:
             if problem := refusal(round_, user, language, now):
                 respond(text=problem, response_type="ephemeral", replace_original=False)
                 return
+            given = store.response_of(round_id, user)
+            if given is not None and not given[0]:  # answered already: an old button must not wipe it
+                respond(text=_already_answered(language), response_type="ephemeral", replace_original=False)
+                return
             store.save_response(round_id, user, None, now)
             chain = store.chain(round_["chain_id"])
         except CheckinError:
@@ -112,6 +116,18 @@ def register(app: App, deps: SlackDeps) -> None:
             return
         ack()
         _mark_answered(client, store, view, round_id, language)
+
+
+def _already_answered(language: str) -> str:
+    if language == "en":
+        return (
+            "Your answers for this week are in, so this round is not skipped. You can still change them "
+            "with “Change your answers” until the round closes."
+        )
+    return (
+        "Je antwoorden voor deze week staan er al, dus deze week wordt niet overgeslagen. Wijzigen kan "
+        "met ‘Wijzig je antwoorden’ tot de ronde sluit."
+    )
 
 
 def _mark_answered(client: WebClient, store, view: dict, round_id: str, language: str) -> None:  # noqa: ANN001

@@ -30,6 +30,15 @@ HELP = {
     "The quotes from the guidance stay Dutch; the bot's own words follow your language.",
 }
 ASK_WORDS = {"vraag", "ask"}
+LANGUAGE_WORDS = {"taal", "language", "lang"}
+LANGUAGE_CHOICES = {
+    "en": "en",
+    "english": "en",
+    "engels": "en",
+    "nl": "nl",
+    "nederlands": "nl",
+    "dutch": "nl",
+}
 HELP_WORDS = {"help", "hulp", "?"}
 
 
@@ -48,13 +57,14 @@ def register(app: App, deps: SlackDeps) -> None:
         if not text or first.lower() in HELP_WORDS:
             respond(text=help_text(language), response_type="ephemeral")
             return
+        if first.lower() in LANGUAGE_WORDS:
+            respond(text=_set_language(deps, user, rest, language), response_type="ephemeral")
+            return
         if deps.reports is not None and reports.owns(text):
             respond(text=reports.handle(deps, client, command, text, language), response_type="ephemeral")
             return
         if deps.checkins is not None and CheckinService.owns(text):
-            reply = deps.checkins.handle(
-                user, command.get("channel_id") or "", text, language, deps.clock()
-            )
+            reply = deps.checkins.handle(user, command.get("channel_id") or "", text, language, deps.clock())
             respond(text=reply.text, response_type="ephemeral")
             if reply.run_due and deps.due is not None:
                 deps.due.run_soon()
@@ -67,6 +77,23 @@ def register(app: App, deps: SlackDeps) -> None:
         _answer_privately(
             deps, respond, user, command.get("channel_id") or "", strip_mentions(question), language
         )
+
+
+def _set_language(deps: SlackDeps, user: str, rest: str, language: str) -> str:
+    chosen = LANGUAGE_CHOICES.get(rest.strip().lower())
+    if chosen is None:
+        return (
+            "Kies `/keten taal nl` (Nederlands) of `/keten taal en` (English)."
+            if language == "nl"
+            else "Choose `/keten language en` (English) or `/keten language nl` (Nederlands)."
+        )
+    try:
+        deps.records.set_language(user, chosen)
+    except SQLAlchemyError:
+        return say("storage_down", language)
+    if chosen == "en":
+        return "From now on Ketenbot's own words are in English for you; quotes from the guidance stay Dutch."
+    return "Ketenbot spreekt je voortaan in het Nederlands aan."
 
 
 def _answer_privately(

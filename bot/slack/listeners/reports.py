@@ -6,7 +6,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
@@ -33,6 +33,11 @@ REPORT_WORDS = {"rapport", "report", "rapportage"}
 EXPORT_WORDS = {"export", "exporteer"}
 MAX_CHARTS = 5  # charts per report message; the rest: ask for one chain
 MAX_HOME_CHAINS = 20
+SLACK_FAILED = {
+    "nl": "Slack nam het rapport nu niet aan; er is niets verloren. Probeer het over een paar minuten "
+    "opnieuw.",
+    "en": "Slack did not accept the report just now; nothing was lost. Please try again in a few minutes.",
+}
 
 
 def owns(text: str) -> bool:
@@ -41,7 +46,15 @@ def owns(text: str) -> bool:
 
 
 def handle(deps: SlackDeps, client: WebClient, command: dict, text: str, language: str) -> str:
-    """Do the report or export; returns the ephemeral reply for the asker."""
+    """Do the report or export; returns the ephemeral reply for the asker, also when Slack fails."""
+    try:
+        return _handle(deps, client, command, text, language)
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.warning("report not delivered (%s)", type(exc).__name__)
+        return SLACK_FAILED["en" if language == "en" else "nl"]
+
+
+def _handle(deps: SlackDeps, client: WebClient, command: dict, text: str, language: str) -> str:
     service: ReportService = deps.reports
     user = command.get("user_id") or ""
     first, _, rest = text.partition(" ")
@@ -86,7 +99,7 @@ def handle(deps: SlackDeps, client: WebClient, command: dict, text: str, languag
         ]
         try:
             client.files_upload_v2(channel=dm, file_uploads=uploads)
-        except (SlackApiError, OSError) as exc:  # the figures are in the message already
+        except (SlackApiError, SlackClientError, OSError) as exc:  # the figures are in the message already
             log.warning("chart not uploaded (%s)", type(exc).__name__)
     return t["sent"]
 
