@@ -265,6 +265,9 @@ def cmd_rapport(settings: Settings, args: argparse.Namespace) -> int:
         print(f"ketenbot: {request.message}", file=sys.stderr)
         return EXIT_USAGE
     report = request.report
+    if not report.chains:
+        print("Nog geen ketens in deze database. Probeer 'ketenbot demo' voor een voorbeeldgeschiedenis.")
+        return 0
     if args.png:
         if len(report.chains) != 1:
             print("ketenbot: --png needs one chain: add --keten NAAM.", file=sys.stderr)
@@ -287,6 +290,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.reports.demo import fill_demo
 
+    if not (1 <= args.ketens <= 300 and 1 <= args.weken <= 104):
+        print("ketenbot: demo needs --ketens from 1 to 300 and --weken from 1 to 104.", file=sys.stderr)
+        return EXIT_USAGE
     engine = _records_engine(settings)
     ids = fill_demo(engine, chains=args.ketens, weeks=args.weken, now=datetime.now(UTC))
     print(

@@ -410,3 +410,25 @@ def test_a_round_closed_before_anyone_was_invited_posts_no_summary(world):
     report = _due(store, messenger, friday_evening + timedelta(hours=20))
     assert report.closed == 1 and report.summaries == 0 and messenger.sent == []
     assert _due(store, messenger, friday_evening + timedelta(hours=21)).summaries == 0
+
+
+def test_a_send_that_failed_is_retried_next_run_looking_for_it_first(world):
+    """A failed send may still have reached Slack: the retry checks before posting again."""
+    store, service, messenger = world
+
+    class FlakyOnce(ListMessenger):
+        failed = False
+
+        def send(self, **message):
+            if message["key"].startswith("invite:") and not self.failed:
+                self.failed = True
+                raise OSError("connection reset")
+            return super().send(**message)
+
+    flaky = FlakyOnce(PEOPLE)
+    service.handle(MANAGER, CHANNEL, "checkin start", "nl", MONDAY)
+    first = _due(store, flaky, MONDAY)
+    assert first.failed == 1 and first.invited == len(PEOPLE) - 1
+    second = _due(store, flaky, MONDAY + timedelta(minutes=1))
+    retried = [m for m in flaky.sent if m["key"].startswith("invite:") and m["check_first"]]
+    assert second.invited == 1 and len(retried) == 1

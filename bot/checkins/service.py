@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,6 +18,7 @@ from bot.checkins.messages import ROLE_NAMES, closes_token, people, say
 from bot.checkins.store import COORDINATOR, MANAGER, CheckinError, Checkins
 from bot.checkins.when import (
     WhenError,
+    format_date,
     format_moment,
     next_working_moment,
     parse_date,
@@ -288,9 +289,7 @@ class CheckinService:
         today = now.astimezone(self.zone).date()
         until = parse_date(" ".join(words), today)
         self.store.set_absence(user, until)
-        shown = format_moment(datetime.combine(until, time(12), self.zone), self.zone, language)
-        shown = shown.rsplit(" om ", 1)[0].rsplit(" at ", 1)[0]
-        return Reply(say("away_set", language, until=shown))
+        return Reply(say("away_set", language, until=format_date(until, language)))
 
     # ------------------------------------------------------------------ rights
 

@@ -511,9 +511,16 @@ class Checkins:
             conn.execute(update(deliveries).where(deliveries.c.key == key).values(sent_at=now, ts=ts))
 
     def release_delivery(self, key: str) -> None:
-        """Give a claim back after a failed send, so the next run tries again at once."""
+        """Give a claim back after a failed send, so the next run tries again at once. The claim
+        is kept but made stale: a send that failed may still have reached Slack, so the next run
+        takes it over as a "takeover" and looks for the message before posting again."""
+        stale = datetime(2000, 1, 1, tzinfo=UTC)
         with self.engine.begin() as conn:
-            conn.execute(deliveries.delete().where(deliveries.c.key == key, deliveries.c.sent_at.is_(None)))
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.key == key, deliveries.c.sent_at.is_(None))
+                .values(claimed_at=stale)
+            )
 
     def delivery(self, key: str) -> dict | None:
         return self._one(select(deliveries).where(deliveries.c.key == key))
