@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +12,9 @@ from sqlalchemy import insert
 from bot.checkins.model import CheckinResponse
 from bot.checkins.store import Checkins
 from bot.records.schema import chains, checkin_answers, participants, roles, rounds
+from bot.reports import query
 from bot.reports.aggregate import DOWN, STEADY, UP, build_report, chains_visible_to, stage_estimate, trend
+from bot.reports.demo import fill_demo
 from bot.reports.model import HIDDEN_COMPLEMENTARY, HIDDEN_OPEN, HIDDEN_TOO_FEW
 from bot.reports.query import redact
 
@@ -308,6 +310,88 @@ def test_complementary_suppression_of_the_latest_rounds(world):
     assert totals.pulse_means["trust"] == pytest.approx((2 * 1 + 6 * 5 + 9 * 3) / 17)
 
 
+def _latest(chain):
+    return [r for r in chain.rounds if r.closed][-1]
+
+
+def test_a_chain_hidden_as_a_complement_is_hidden_in_every_report(world):
+    """The review's reproduction: the all-chains report hid B as the complement of small A, and
+    B's own report showed it, so the total minus C, D and B alone gave A. Suppression is now
+    decided over every chain, whatever the report is filtered to."""
+    a, b, c, d = world.chain("A klein"), world.chain("B"), world.chain("C"), world.chain("D")
+    for chain, n in ((a, 6), (b, 7), (c, 9), (d, 14)):
+        world.round(chain, weeks_ago(2), [A(texts=("vorige week", None, None))] * n)
+    world.round(a, weeks_ago(1), [A((OP, OP, OP), (1, 1, 1), True, ("A zegt", None, None))] * 3, pending=3)
+    world.round(b, weeks_ago(1), [A((V, V, V), (5, 5, 5), True, ("B zegt", None, None))] * 5, pending=2)
+    world.round(c, weeks_ago(1), [A(texts=("C zegt", None, None))] * 9)
+    world.round(d, weeks_ago(1), [A((P, V, V), (4, 4, 4))] * 14)
+
+    def report(ids):
+        return build_report(world.engine, chain_ids=ids, weeks=4, min_group=5, now=NOW, comments=True, seed=2)
+
+    full = report(None)
+    by_id = {ch.chain_id: ch for ch in full.chains}
+    assert _latest(by_id[a]).hidden_reason == HIDDEN_TOO_FEW
+    assert _latest(by_id[b]).hidden_reason == HIDDEN_COMPLEMENTARY
+    assert _latest(by_id[b]).pulse_means == {"trust": None, "learning": None, "control": None}
+    assert full.totals.hidden_chains == tuple(sorted([a, b]))
+    # no comments from a round hidden as a complement; the older, shown round keeps its own
+    assert sorted(by_id[b].comments) == ["vorige week"] * 7
+    for chain in (a, b, c, d):  # each chain's own report hides exactly what the full one hides
+        alone = report([chain])
+        assert alone.chains[0].rounds == by_id[chain].rounds
+        assert sorted(alone.chains[0].comments) == sorted(by_id[chain].comments)
+    # the subtraction of the review: the full total minus what any report shows of C and D
+    shown = {id_: _latest(ch) for id_, ch in by_id.items() if not _latest(ch).suppressed}
+    assert set(shown) == {c, d}
+    assert full.totals.setbacks - sum(r.setbacks for r in shown.values()) == 3 + 5  # A and B together
+    assert full.totals.answered - sum(r.answered for r in shown.values()) == 8
+    # a report over some chains shows its own total only when that gives nothing away
+    assert report([b]).totals is None and report([b]).total_answered is None
+    assert report([c]).totals.answered == 9 and report([c, d]).totals.setbacks == 0
+    assert report([b, c]).totals is None  # (B and C) minus C would be B alone
+    assert report([a, c]).totals is None
+    both = report([a, b, c]).totals  # all hidden chains inside: minus C, A and B together again
+    assert both.answered == 17 and both.setbacks == 8 and both.hidden_chains == tuple(sorted([a, b]))
+
+
+def test_the_demo_every_chain_alone_hides_what_the_all_chains_report_hides(engine):
+    """The reproduction on the demo history: there Onderwijsketen Midden (5 answers) is hidden
+    as the complement of Schuldhulpketen Zuid (3) in the all-chains report."""
+    fill_demo(engine, now=NOW)
+    for weeks in (2, 12):
+        full = build_report(engine, chain_ids=None, weeks=weeks, min_group=5, now=NOW, comments=True, seed=1)
+        complements = [ch for ch in full.chains if _latest(ch).hidden_reason == HIDDEN_COMPLEMENTARY]
+        assert complements  # what the demo is there to show
+        for chain in full.chains:
+            alone = build_report(
+                engine, chain_ids=[chain.chain_id], weeks=weeks, min_group=5, now=NOW, comments=True, seed=1
+            )
+            assert alone.chains[0].rounds == chain.rounds
+            assert sorted(alone.chains[0].comments or []) == sorted(chain.comments or [])
+            hidden = _latest(chain).suppressed
+            assert (alone.totals is None) == hidden and (alone.total_answered is None) == hidden
+
+
+def test_a_round_that_closed_after_the_decision_was_read_is_hidden(world, monkeypatch):
+    noord, zuid = world.chain("Noord"), world.chain("Zuid")
+    older = world.round(noord, weeks_ago(2), [A()] * 6)
+    newer = world.round(noord, weeks_ago(1), [A()] * 6)
+    world.round(zuid, weeks_ago(1), [A()] * 9)
+    read = query.latest_closed_counts
+
+    def before_newer_closed(engine, **kw):  # as if ``newer`` closed between the two reads
+        return [c if c.round_id != newer else replace(c, round_id=older) for c in read(engine, **kw)]
+
+    monkeypatch.setattr(query, "latest_closed_counts", before_newer_closed)
+    (chain,) = build_report(world.engine, chain_ids=[noord], weeks=4, min_group=5, now=NOW).chains
+    assert [(r.round_id, r.hidden_reason) for r in chain.rounds] == [
+        (older, None),
+        (newer, HIDDEN_COMPLEMENTARY),
+    ]
+    assert chain.rounds[1].pulse_means is None
+
+
 def test_the_total_is_hidden_when_only_small_chains_answered(world):
     a, b = world.chain("A"), world.chain("B")
     world.round(a, weeks_ago(1), [A()] * 2)
@@ -323,6 +407,8 @@ def test_comments_only_from_rounds_with_enough_answers_and_without_user_ids(worl
     world.round(noord, weeks_ago(1), [A(texts=t) for t in texts])
     world.round(noord, weeks_ago(2), [A(texts=("Vorige week klein", None, None))] * 4)  # too few
     world.round(zuid, weeks_ago(1), [A(texts=("Zuid klein", None, None))] * 3)
+    # hidden with Zuid, so that Noord need not be hidden as its complement
+    world.round(world.chain("Oost"), weeks_ago(1), [A(texts=("Oost klein", None, None))] * 4)
     report = build_report(world.engine, chain_ids=None, weeks=4, min_group=5, now=NOW, comments=True, seed=7)
     by_name = {c.chain_name: c for c in report.chains}
     noord_c = by_name["Noord"]
@@ -340,6 +426,7 @@ def test_comments_only_from_rounds_with_enough_answers_and_without_user_ids(worl
     assert again.chains[0].comments == noord_c.comments
     plain = build_report(world.engine, chain_ids=None, weeks=4, min_group=5, now=NOW)
     assert plain.chains[0].comments is None
+    assert by_name["Oost"].comments is None
 
 
 def test_mentions_and_member_ids_are_redacted_from_comments():

@@ -51,6 +51,16 @@ def test_complementary_by_example():
     assert suppress({"a": 4, "b": 0}, 5).total_hidden
 
 
+def test_a_total_over_some_cells_holds_none_or_all_of_the_hidden_ones():
+    decision = suppress({"a": 2, "b": 6, "c": 9, "d": 0}, 5)  # a is small, b its complement
+    assert decision.hidden == {"a", "b", "d"} and decision.counted == {"a", "b"}
+    assert decision.total_shown() and decision.total_shown("abcd") and decision.total_shown("abc")
+    assert decision.total_shown("c") and decision.total_shown("cd") and decision.total_shown("")
+    assert not decision.total_shown("bc") and not decision.total_shown("a") and not decision.total_shown("b")
+    unsafe = suppress({"a": 2, "b": 1, "c": 0}, 5)
+    assert not unsafe.total_shown() and not unsafe.total_shown("ab") and unsafe.total_shown("c")
+
+
 @settings(max_examples=400, deadline=None)
 @given(cells=cells, min_group=st.integers(-2, 12))
 def test_complementary_leaves_no_small_group_to_subtract(cells, min_group):
@@ -108,33 +118,8 @@ def _reset(engine) -> None:
             conn.execute(delete(table))
 
 
-def _check_residual(total_n: int, shown_n: list[int], hidden_n: list[int], floor: int) -> None:
-    residual = total_n - sum(shown_n)
-    assert residual == sum(hidden_n)
-    if residual:
-        assert residual >= floor and sum(1 for n in hidden_n if n > 0) >= 2
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=worlds, min_group=min_groups, subset=st.one_of(st.none(), st.sets(st.integers(0, 5))))
-def test_no_report_shows_a_small_group_or_lets_one_be_subtracted(db, data, min_group, subset):
-    _reset(db)
-    world = World(db)
-    truth = {}  # round id -> the answers given in it (the test knows what the report must not tell)
-    chain_ids = []
-    for i, chain_rounds in enumerate(data):
-        chain_id = world.chain(f"K{i}")
-        chain_ids.append(chain_id)
-        for week, r in enumerate(chain_rounds):
-            given_ = [*r["answers"], *[A(stages=None)] * r["skipped"]]
-            opened = weeks_ago(len(chain_rounds) - week) if r["closed"] else NOW - timedelta(hours=2)
-            truth[world.round(chain_id, opened, given_, pending=r["pending"], closed=r["closed"])] = r
-    asked = None if subset is None else [c for i, c in enumerate(chain_ids) if i in subset]
-    report = build_report(db, chain_ids=asked, weeks=8, min_group=min_group, now=NOW, comments=True, seed=3)
-    floor = report.min_group
-    assert floor == min_group
-
-    latest = {}
+def _check_no_small_group(report, truth: dict, floor: int) -> None:
+    """No figure in ``report`` from fewer than ``floor`` people, and comments only from rounds shown."""
     for chain in report.chains:
         for r in chain.rounds:
             given_ = truth[r.round_id]["answers"]
@@ -147,38 +132,97 @@ def test_no_report_shows_a_small_group_or_lets_one_be_subtracted(db, data, min_g
             for p_i, p in enumerate(ITEMS):
                 if r.pulse_means is not None and r.pulse_means[p] is not None:
                     assert r.closed and sum(1 for a in given_ if a.pulse[p_i] is not None) >= floor
-        shown_rounds = [r for r in chain.rounds if r.closed and r.answered >= floor]
+        shown_rounds = [r for r in chain.rounds if r.closed and r.hidden_reason is None]
         if chain.trend_estimate is not None and any(v is not None for v in chain.trend_estimate.values()):
             assert len(shown_rounds) >= TREND_ROUNDS
-        if chain.comments is not None:
+        if chain.comments is not None:  # never from a round too small or hidden as a complement
             assert shown_rounds
             assert len(chain.comments) == sum(
                 1 for r in shown_rounds for a in truth[r.round_id]["answers"] if a.texts[0]
             )
+
+
+def _check_totals(reports: list, truth: dict, floor: int) -> None:
+    """Every total any report shows, minus everything any report shows, is 0 or the hidden chains
+    together (at least ``floor`` people from at least 2 chains) -- per figure family, so no
+    combination of these reports, added or subtracted, gives one hidden chain: each total holds
+    either none of the hidden chains with respondents or all of them."""
+    full = reports[0]
+    latest = {}  # chain id -> its latest closed round (what the totals count)
+    for chain in full.chains:
         closed = [r for r in chain.rounds if r.closed]
         if closed:
-            latest[chain.chain_id] = closed[-1]
+            latest[chain.chain_id] = closed[-1].round_id
+    shown = [r for report in reports for chain in report.chains for r in chain.rounds]
+    families = {"answers": lambda a: True, **{p: (lambda a, i=i: a.pulse[i] is not None)
+                                              for i, p in enumerate(ITEMS)}}
+    for family, counts in families.items():
+        n = {c: sum(map(counts, truth[rid]["answers"])) for c, rid in latest.items()}
+        if family == "answers":
+            visible = {r.round_id for r in shown if r.stage_shares is not None}
+        else:
+            visible = {r.round_id for r in shown if (r.pulse_means or {}).get(family) is not None}
+        hidden = {c for c, rid in latest.items() if rid not in visible and n[c] > 0}
+        for report in reports:
+            totals = report.totals
+            if totals is None or (family != "answers" and totals.pulse_means[family] is None):
+                continue
+            total = totals.answered if family == "answers" else totals.pulse_counts[family]
+            members = {c.chain_id for c in report.chains} & set(latest)
+            assert totals.chains == len(members)
+            inside = hidden & members
+            residual = total - sum(n[c] for c in members if latest[c] in visible)
+            assert residual == sum(n[c] for c in inside)
+            assert not inside or inside == hidden, (family, inside, hidden)
+            if residual:
+                assert residual >= floor and len(inside) >= 2
 
-    totals = report.totals
-    if totals is None:
-        event("no total")
-        return
-    event("total with hidden chains" if totals.hidden_chains else "total, nothing hidden")
-    assert totals.answered >= floor and totals.chains == len(latest)
-    assert report.total_answered == totals.answered
-    shown = [r for r in latest.values() if r.stage_shares is not None]
-    hidden = [r for r in latest.values() if r.stage_shares is None]
-    _check_residual(totals.answered, [r.answered for r in shown], [r.answered for r in hidden], floor)
-    for p_i, p in enumerate(ITEMS):
-        if totals.pulse_means[p] is None:
-            continue
-        assert totals.pulse_counts[p] >= floor
-        n = {rid: sum(1 for a in truth[r.round_id]["answers"] if a.pulse[p_i] is not None)
-             for rid, r in latest.items()}
-        shown_p = [rid for rid, r in latest.items() if r.pulse_means and r.pulse_means[p] is not None]
-        _check_residual(
-            totals.pulse_counts[p],
-            [n[rid] for rid in shown_p],
-            [n[rid] for rid in latest if rid not in shown_p],
-            floor,
+
+weeks_ = st.sampled_from([1, 2, 8])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=worlds, min_group=min_groups, weeks=weeks_, subset=st.sets(st.integers(0, 5)))
+def test_no_report_or_set_of_reports_shows_a_small_group_or_lets_one_be_subtracted(
+    db, data, min_group, weeks, subset
+):
+    """The all-chains report, every single-chain report and one over a random set of chains (as
+    for a manager), over the same window and ``now``: each hides exactly what the all-chains
+    report hides for a chain, and nothing they show together reveals a hidden chain."""
+    _reset(db)
+    world = World(db)
+    truth = {}  # round id -> the answers given in it (the test knows what the report must not tell)
+    chain_ids = []
+    for i, chain_rounds in enumerate(data):
+        chain_id = world.chain(f"K{i}")
+        chain_ids.append(chain_id)
+        for week, r in enumerate(chain_rounds):
+            given_ = [*r["answers"], *[A(stages=None)] * r["skipped"]]
+            opened = weeks_ago(len(chain_rounds) - week) if r["closed"] else NOW - timedelta(hours=2)
+            truth[world.round(chain_id, opened, given_, pending=r["pending"], closed=r["closed"])] = r
+
+    def build(ids):
+        return build_report(
+            db, chain_ids=ids, weeks=weeks, min_group=min_group, now=NOW, comments=True, seed=3
         )
+
+    filters = [[c] for c in chain_ids] + [[c for i, c in enumerate(chain_ids) if i in subset]]
+    reports = [build(None), *(build(f) for f in filters)]
+    floor = reports[0].min_group
+    assert floor == min_group
+    for report in reports:
+        _check_no_small_group(report, truth, floor)
+    by_chain = {c.chain_id: c for c in reports[0].chains}
+    for report in reports[1:]:
+        for chain in report.chains:  # the same decision in every report
+            assert chain.rounds == by_chain[chain.chain_id].rounds
+            assert sorted(chain.comments or []) == sorted(by_chain[chain.chain_id].comments or [])
+    full = reports[0]
+    if full.totals is None:
+        event("no total")
+    else:
+        event("total with hidden chains" if full.totals.hidden_chains else "total, nothing hidden")
+        assert full.totals.answered >= floor
+        assert full.total_answered == full.totals.answered
+    event(f"filtered totals shown: {sum(r.totals is not None for r in reports[1:]) > 0}")
+    _check_totals(reports, truth, floor)

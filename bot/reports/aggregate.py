@@ -41,11 +41,19 @@ complementary suppression per figure family (stage shares and setbacks: cells ar
 answered counts; each pulse item: cells are the chains' counts for that item). The chains a
 family hides get ``hidden_reason="complementary"`` in that round (stage figures) or a ``None``
 mean (pulse item); a total that cannot be made safe is ``None``. Older rounds are in no total,
-so the minimum group size alone guards them. Reports over different chain sets or windows can
-still be subtracted from one another: see ``bot.reports.privacy``.
+so the minimum group size alone guards them.
 
-**Comments:** free text from closed rounds that passed the threshold only; selected without
-user ids, member ids in the text redacted, sorted, then shuffled with a per-report seed.
+**One decision for every report:** complementary suppression is decided once over the latest
+closed round of *every* chain in the window (:func:`decide`, from a light count per chain),
+whatever the report is filtered to, and each report -- all chains, one chain, a manager's
+chains -- hides exactly that in the chains it shows. So the all-chains total minus everything
+any report over the same window and ``now`` shows is 0 or the hidden chains together, never one
+small chain. A report over some chains shows its own total only when it holds none of the hidden
+chains with answers, or all of them (``Suppression.total_shown``; see ``bot.reports.privacy``).
+
+**Comments:** free text from closed rounds whose figures are shown only (not too few answers,
+not hidden as a complement); selected without user ids, member ids in the text redacted,
+sorted, then shuffled with a per-report seed.
 """
 
 from __future__ import annotations
@@ -54,7 +62,7 @@ import random
 import secrets
 import statistics
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
@@ -155,6 +163,7 @@ def build_report(
     floor = effective_min_group(min_group)
     now = now.astimezone(UTC)
     since = now - timedelta(weeks=weeks)
+    decision = decide(engine, since=since, now=now, floor=floor)
     names = query.chain_names(engine, chain_ids)
     per_chain: dict[str, list[query.RoundCounts]] = {chain_id: [] for chain_id, _ in names}
     if names:
@@ -166,28 +175,27 @@ def build_report(
     figures = {
         chain_id: [_round_figures(c, floor, now) for c in rounds_] for chain_id, rounds_ in per_chain.items()
     }
-    latest = {}  # chain id -> index of its latest closed round
+    latest_counts: dict[str, query.RoundCounts] = {}  # chain id -> its latest closed round, as decided
+    complete = True  # every chain here with a decided round has it in this report
     for chain_id, rounds_ in per_chain.items():
-        closed = [i for i, c in enumerate(rounds_) if c.closed_by(now)]
-        if closed:
-            latest[chain_id] = closed[-1]
-    latest_counts = {chain_id: per_chain[chain_id][i] for chain_id, i in latest.items()}
-    by_answers = suppress({k: c.answered for k, c in latest_counts.items()}, floor)
-    by_item = {
-        p: suppress({k: c.pulse[2 * i + 1] for k, c in latest_counts.items()}, floor)
-        for i, p in enumerate(PULSE)
-    }
-    for chain_id, i in latest.items():
-        figures[chain_id][i] = _complementary(figures[chain_id][i], chain_id, by_answers, by_item)
+        decided = decision.rounds.get(chain_id)
+        at = next((i for i, c in enumerate(rounds_) if c.round_id == decided), None)
+        if decided is not None and at is None:
+            complete = False
+        if at is not None:
+            latest_counts[chain_id] = rounds_[at]
+            figures[chain_id][at] = _complementary(
+                figures[chain_id][at], chain_id, decision.by_answers, decision.by_item
+            )
+        # a round that closed after the decision was read (a race with the bot closing it) is
+        # one the decision did not see: hidden, so no report shows what the next one may hide
+        for i in range(0 if at is None else at + 1, len(rounds_)):
+            if rounds_[i].closed_by(now) and figures[chain_id][i].hidden_reason is None:
+                figures[chain_id][i] = _hidden(figures[chain_id][i])
 
     texts: dict[str, dict[str, list[str]]] = {}
     if comments and names:
-        shown = {
-            c.round_id
-            for rounds_ in per_chain.values()
-            for c in rounds_
-            if c.closed_by(now) and c.answered >= floor
-        }
+        shown = {r.round_id for rounds_ in figures.values() for r in rounds_ if _comments_shown(r)}
         texts = query.free_text(
             engine, shown, chain_ids=None if chain_ids is None else list(per_chain), since=since, until=now
         )
@@ -197,8 +205,8 @@ def build_report(
     for chain_id, name in names:
         reports.append(_chain_report(chain_id, name, figures[chain_id], texts if comments else None, rng))
 
-    totals = _totals(latest_counts, by_answers, by_item, floor)
-    counted = bool(latest_counts) and not by_answers.total_hidden
+    counted = bool(latest_counts) and complete and decision.by_answers.total_shown(latest_counts)
+    totals = _totals(latest_counts, decision, floor) if counted else None
     return Report(
         generated_at=now,
         weeks=weeks,
@@ -207,6 +215,29 @@ def build_report(
         total_answered=sum(c.answered for c in latest_counts.values()) if counted else None,
         total_invited=sum(c.invited for c in latest_counts.values()) if counted else None,
         totals=totals,
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Complementary suppression of the latest rounds, decided over every chain."""
+
+    rounds: dict[str, str]  # chain id -> its latest closed round in the window
+    by_answers: Suppression  # stage shares, estimates and setbacks: cells are answered counts
+    by_item: dict[str, Suppression]  # per pulse item: cells are that item's counts
+
+
+def decide(engine: Engine, *, since: datetime, now: datetime, floor: int) -> Decision:
+    """Complementary suppression over the latest closed round (opened from ``since`` up to
+    ``now``) of *every* chain, whatever the report is filtered to: so a chain hidden as a
+    complement in the all-chains report is hidden in its own report too, and no pair of reports
+    can be subtracted to show what one of them hid. Reads only the counts it needs
+    (``query.latest_closed_counts``), not the reports' figures."""
+    latest = query.latest_closed_counts(engine, since=since, until=now, now=now)
+    return Decision(
+        rounds={c.chain_id: c.round_id for c in latest},
+        by_answers=suppress({c.chain_id: c.answered for c in latest}, floor),
+        by_item={p: suppress({c.chain_id: c.pulse_n[i] for c in latest}, floor) for i, p in enumerate(PULSE)},
     )
 
 
@@ -287,6 +318,25 @@ def _complementary(
     )
 
 
+def _hidden(figures: RoundFigures) -> RoundFigures:
+    """Every content figure of a round hidden as a complement."""
+    return replace(
+        figures,
+        stage_shares=None,
+        stage_estimate=None,
+        pulse_means=None,
+        pulse_counts=None,
+        setbacks=None,
+        hidden_reason=HIDDEN_COMPLEMENTARY,
+    )
+
+
+def _comments_shown(r: RoundFigures) -> bool:
+    """Free text only from a closed round whose figures are shown: not too small, and not hidden
+    as a complement (its comments could say what the hidden figures would have)."""
+    return r.closed and r.hidden_reason is None
+
+
 def _chain_report(
     chain_id: str,
     name: str,
@@ -314,7 +364,7 @@ def _chain_report(
 
     comments = by_kind = None
     if texts is not None:
-        passed = [r.round_id for r in rounds_ if r.closed and r.hidden_reason != HIDDEN_TOO_FEW]
+        passed = [r.round_id for r in rounds_ if _comments_shown(r)]
         if passed:
             by_kind = {k: [t for rid in passed for t in texts.get(rid, {}).get(k, [])] for k in FREE_TEXT}
             comments = _shuffled([t for k in FREE_TEXT for t in by_kind[k]], rng)
@@ -342,14 +392,10 @@ def _shuffled(texts: list[str], rng: random.Random) -> list[str]:
     return [t for _, t in sorted(zip(keys, texts, strict=True), key=lambda pair: pair[0])]
 
 
-def _totals(
-    latest: dict[str, query.RoundCounts],
-    by_answers: Suppression,
-    by_item: dict[str, Suppression],
-    floor: int,
-) -> TotalFigures | None:
+def _totals(latest: dict[str, query.RoundCounts], decision: Decision, floor: int) -> TotalFigures | None:
+    """Over the chains' latest rounds in ``latest``, whose stage total ``decision`` allows."""
     answered = sum(c.answered for c in latest.values())
-    if not latest or by_answers.total_hidden or answered < floor:
+    if answered < floor:
         return None
     stage_counts = tuple(map(sum, zip(*(c.stage_counts for c in latest.values()), strict=True)))
     pulse = tuple(map(sum, zip(*(c.pulse for c in latest.values()), strict=True)))
@@ -358,7 +404,7 @@ def _totals(
     pulse_counts: dict[str, int | None] = {}
     for i, p in enumerate(PULSE):
         n = pulse[2 * i + 1]
-        ok = not by_item[p].total_hidden and n >= floor
+        ok = decision.by_item[p].total_shown(latest) and n >= floor
         pulse_means[p] = pulse[2 * i] / n if ok else None
         pulse_counts[p] = n if ok else None
     return TotalFigures(
@@ -372,7 +418,7 @@ def _totals(
         pulse_counts=pulse_counts,
         setbacks=sum(c.setbacks for c in latest.values()),
         response_rate=answered / invited if invited else None,
-        hidden_chains=tuple(sorted(by_answers.hidden)),
+        hidden_chains=tuple(sorted(decision.by_answers.hidden.intersection(latest))),
     )
 
 
@@ -383,8 +429,10 @@ __all__ = [
     "STEADY",
     "TREND_ROUNDS",
     "UP",
+    "Decision",
     "build_report",
     "chains_visible_to",
+    "decide",
     "stage_estimate",
     "trend",
 ]

@@ -19,16 +19,26 @@ The rules (survey practice, see ``shared/design/reliability.md``):
    A group with 0 respondents is hidden ("not enough answers") but reveals nothing, so it
    needs no partner: hiding only empty groups leaves the total equal to the shown groups.
 
-What these rules do not cover: subtracting *different reports* from one another (a report over
-chains A+B+C against one over B+C, or a 52-week window against a 1-week one) can isolate a hidden
-chain again, because the other report shows what this one hid. Suppression here is per report;
-who may ask for which reports is the surfaces' business (a chain manager sees only their own
-chain, which has no cross-chain total).
+3. **One decision for every report.** Rule 2 is decided once over *all* groups, whatever a
+   report is filtered to, and every report applies that decision to the groups it shows: a group
+   hidden next to the all-groups total is hidden in a report of that group alone too, so no
+   report shows what another hid. A report over a subset ``S`` of the groups shows its own total
+   only when that total adds nothing to subtract from: when ``S`` holds none of the hidden groups
+   with respondents (its total is the sum of what it shows), or all of them and the all-groups
+   total may be shown (its total minus what it shows is that same safe sum)
+   (:meth:`Suppression.total_shown`). So every total any report shows, minus everything any report
+   shows, is 0 or the hidden groups together.
+
+What these rules do not cover: reports decided over different data -- a 52-week window against a
+1-week one (the latest round of a chain that stopped is in one decision and not the other), or a
+report before and after a newer round closed (the older round is no longer the latest, so no
+longer hidden as a complement) -- can still be subtracted from one another. ``bot.reports.aggregate``
+decides over the same window and ``now`` as the report it builds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 DEFAULT_MIN_GROUP = 5
@@ -89,18 +99,31 @@ def complementary(cells: Mapping[Hashable, int], min_group: int) -> set:
 
 @dataclass(frozen=True)
 class Suppression:
-    """:func:`complementary`'s answer in two parts."""
+    """:func:`complementary`'s answer in two parts, and which hidden cells had respondents."""
 
     hidden: frozenset
     total_hidden: bool
+    #: the hidden cells with respondents (a hidden empty cell reveals nothing)
+    counted: frozenset = frozenset()
 
     def shows(self, key: Hashable) -> bool:
         return key not in self.hidden
 
+    def total_shown(self, keys: Iterable[Hashable] | None = None) -> bool:
+        """May a total over ``keys`` (None: every cell) be shown next to the cells this decision
+        shows? Only when it holds none of the hidden cells with respondents, or all of them and
+        the total over every cell may be shown: then it minus the shown cells is 0 or the hidden
+        cells together, which the decision made safe (rule 3)."""
+        if keys is None:
+            return not self.total_hidden
+        inside = self.counted.intersection(keys)
+        return not inside or (inside == self.counted and not self.total_hidden)
+
 
 def suppress(cells: Mapping[Hashable, int], min_group: int) -> Suppression:
     keys = complementary(cells, min_group)
-    return Suppression(frozenset(keys - {TOTAL}), TOTAL in keys)
+    hidden = frozenset(keys - {TOTAL})
+    return Suppression(hidden, TOTAL in keys, frozenset(k for k in hidden if cells[k] > 0))
 
 
 def _safe(cells: Mapping[Hashable, int], hidden: set, floor: int) -> bool:
