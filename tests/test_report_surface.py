@@ -214,3 +214,22 @@ def test_the_app_home_shows_a_coordinator_every_chain_and_a_member_their_own_ans
     assert "Zorgketen Oost" in views[COORD] and "Jeugdketen Noord" in views[COORD]
     assert "Jouw laatste check-ins" in views[MEMBER] and "Zorgketen Oost" not in views[MEMBER]
     assert all(c.ok for c in fake.calls("views.publish"))
+
+
+def test_the_console_practice_chain_never_appears_in_reports(filled):
+    engine, store, service = filled
+    practice = store.register_chain("Console", "CONSOLE", "console")
+    round_ = store.open_round(practice, opened_by="console", now=NOW)
+    store.fix_participants(round_["id"], ["console"], NOW)
+    report = service.request(COORD, "", "nl", surface="cli").report
+    assert "Console" not in [c.chain_name for c in report.chains] and len(report.chains) == 6
+
+
+def test_one_chains_report_shows_its_comments_without_names_and_the_overview_none(filled):
+    _, _, service = filled
+    one = service.request(COORD, "Zorgketen Oost", "nl", surface="cli").report
+    text = report_text(one, "nl", AMS)
+    assert "woorden van deelnemers, zonder namen" in text
+    assert one.chains[0].comments and not any("UDEMO" in c for c in one.chains[0].comments)
+    overview = report_text(service.request(COORD, "", "nl", surface="cli").report, "nl", AMS)
+    assert "woorden van deelnemers" not in overview

@@ -195,6 +195,10 @@ class LatestCounts:
     pulse_n: tuple[int, ...]  # PULSE order
 
 
+#: The console's practice chain (``bot.checkins.console``): one person, never part of a report.
+PRACTICE_CHANNEL = "CONSOLE"
+
+
 def latest_closed_rounds_query(since: datetime, until: datetime, now: datetime):
     """One SELECT: a row per chain (every chain) with the id of its latest round (by opening
     time, then id) opened from ``since`` up to ``until`` that is closed at ``now`` (closed, or
@@ -213,7 +217,7 @@ def latest_closed_rounds_query(since: datetime, until: datetime, now: datetime):
         .correlate(chains)
         .scalar_subquery()
     )
-    return select(chains.c.id, latest)
+    return select(chains.c.id, latest).where(chains.c.channel_id != PRACTICE_CHANNEL)
 
 
 def latest_closed_counts(
@@ -252,7 +256,11 @@ def latest_closed_counts(
 
 def chain_names(engine: Engine, chain_ids: Iterable[str] | None) -> list[tuple[str, str]]:
     """(id, name) of the chains asked for that exist (None: all), by name."""
-    query = select(chains.c.id, chains.c.name).order_by(chains.c.name, chains.c.id)
+    query = (
+        select(chains.c.id, chains.c.name)
+        .where(chains.c.channel_id != PRACTICE_CHANNEL)
+        .order_by(chains.c.name, chains.c.id)
+    )
     if chain_ids is not None:
         chain_ids = list(chain_ids)
         if not chain_ids:

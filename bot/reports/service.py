@@ -35,6 +35,7 @@ from bot.slack.text import escape, link
 DEFAULT_WEEKS = 12
 MAX_WEEKS = 104  # two years of weekly rounds
 MAX_CHAINS_IN_MESSAGE = 12  # more chains: the rest is in the export
+MAX_COMMENTS = 8  # free-text answers shown in one chain's report
 
 # Verbatim from the guidance's section 'Ontwikkelstadia van ketens' (CC BY-ND 3.0): what it says
 # about each stage. tests/test_report_surface.py checks that each is in the knowledge text.
@@ -78,6 +79,7 @@ WORDS = {
         "export_who": "Alleen coördinatoren kunnen de export maken.",
         "sent": "Het rapport staat in je DM met Ketenbot.",
         "no_estimate": "nog niet te zeggen",
+        "comments": "Uit de check-ins — woorden van deelnemers, zonder namen en in willekeurige volgorde (alleen uit rondes met genoeg antwoorden):",
     },
     "en": {
         "title": "Ketenbot report",
@@ -102,6 +104,7 @@ WORDS = {
         "export_who": "Only coordinators can make the export.",
         "sent": "The report is in your DM with Ketenbot.",
         "no_estimate": "too early to tell",
+        "comments": "From the check-ins — participants' own words, without names, in random order (only from rounds with enough answers):",
     },
 }
 
@@ -164,13 +167,14 @@ class ReportService:
                 names = ", ".join(sorted(c["name"] for c in (visible or self.store.all_chains()))) or "—"
                 return ReportRequest(None, t["no_chain"].format(name=escape(name), names=escape(names)))
             chain_ids = [match["id"]]
+        one_chain = chain_ids is not None and len(chain_ids) == 1  # comments belong to one chain's view
         report = build_report(
             self.engine,
             chain_ids=chain_ids,
             weeks=weeks,
             min_group=self.min_group,
             now=self.clock(),
-            comments=comments,
+            comments=comments or one_chain,
         )
         scope = f"{name or 'all'}; {weeks} weeks"
         self.log_view(user, surface, scope)
@@ -312,6 +316,15 @@ def report_blocks(report: Report, language: str, zone: ZoneInfo) -> list[Block]:
         else:
             total = t["totals"].format(answered=report.total_answered, invited=report.total_invited)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=total)))
+    if len(report.chains) == 1 and report.chains[0].comments:
+        shown = report.chains[0].comments[:MAX_COMMENTS]
+        blocks += [
+            DividerBlock(),
+            SectionBlock(text=MarkdownTextObject(text=f"_{t['comments']}_")),
+            SectionBlock(
+                text=MarkdownTextObject(text="\n".join(f"• {escape(c)[:280]}" for c in shown)[:3000])
+            ),
+        ]
     if len(report.chains) == 1 and (quotes := guidance_for(report.chains[0])):
         source = content.source
         credit = (
@@ -341,6 +354,10 @@ def report_text(report: Report, language: str, zone: ZoneInfo) -> str:
             if report.total_answered is None
             else t["totals"].format(answered=report.total_answered, invited=report.total_invited)
         )
+    if len(report.chains) == 1 and report.chains[0].comments:
+        out += ["", f"Ketenbot: {t['comments']}"] + [
+            f"  • {c}" for c in report.chains[0].comments[:MAX_COMMENTS]
+        ]
     if len(report.chains) == 1 and (quotes := guidance_for(report.chains[0])):
         source = content.source
         out += ["", f"Ketenbot: {t['snapshot']}"] + [f"„{q}”" for q in quotes]
