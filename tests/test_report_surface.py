@@ -175,6 +175,8 @@ def test_rapport_goes_to_the_askers_dm_with_a_chart(slack):
     assert completed and completed[-1].ok and completed[-1].args.get("channel_id") == dm
     upload = [c for c in fake.calls("upload")]
     assert upload and upload[-1].status == 200
+    asked = fake.calls("files.getUploadURLExternal")  # where Slack takes alt_txt
+    assert asked and all("Grafiek van" in (c.args.get("alt_txt") or "") for c in asked)
 
 
 def test_a_member_asking_for_a_report_is_told_who_can(slack):

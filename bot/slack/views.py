@@ -23,6 +23,14 @@ HOME_TEXT = (
 )
 
 
+HOME_TEXT_EN = (
+    "Ask a question about chain governance: mention *@Ketenbot* in a channel, send a direct message, "
+    "or use `/keten ask …` for an answer only you see. Ketenbot quotes the NORA guidance "
+    "_Implementatie van ketensturing_ word for word (in Dutch), with section and link. "
+    "`/keten help` lists everything; `/keten taal nl` switches Ketenbot's own words to Dutch."
+)
+
+
 def home_view() -> View:
     return View(
         type="home",

@@ -94,6 +94,7 @@ def _handle(deps: SlackDeps, client: WebClient, command: dict, text: str, langua
                 "content": render_png_bytes(c, language, zone=zone, min_group=report.min_group),
                 "filename": f"ketenbot-{_slug(c.chain_name)}.png",
                 "title": c.chain_name,
+                "alt_txt": _alt(c.chain_name, language),
             }
             for c in charts
         ]
@@ -102,6 +103,21 @@ def _handle(deps: SlackDeps, client: WebClient, command: dict, text: str, langua
         except (SlackApiError, SlackClientError, OSError) as exc:  # the figures are in the message already
             log.warning("chart not uploaded (%s)", type(exc).__name__)
     return t["sent"]
+
+
+def _alt(chain_name: str, language: str) -> str:
+    """Alt text for the chart (screen readers; government accessibility rules)."""
+    if language == "en":
+        text = (
+            f"Chart for {chain_name}: per dimension the share of each development stage per round, "
+            "and the trust, learning and control pulse per round on a 1-5 scale."
+        )
+    else:
+        text = (
+            f"Grafiek van {chain_name}: per onderdeel het aandeel van elk ontwikkelstadium per ronde, "
+            "en de pulse voor vertrouwen, leren en terugval op controle per ronde op een schaal van 1-5."
+        )
+    return text[:1000]
 
 
 def _zone(service: ReportService) -> ZoneInfo:
