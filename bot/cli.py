@@ -192,13 +192,16 @@ def _checkins(settings: Settings, engine, client):  # noqa: ANN001, ANN202 - eng
     from bot.slack.messenger import SlackMessenger
 
     store = Checkins(engine)
-    service = CheckinService(
-        store, admins=settings.admin_user_ids, zone=settings.zone, min_group=settings.min_group_size
-    )
     locales = UserLocales(lookup=Records(engine).language_of)
-    runner = DueRunner(
-        store, SlackMessenger(client, locales), zone=settings.zone, min_group=settings.min_group_size
+    messenger = SlackMessenger(client, locales)
+    service = CheckinService(
+        store,
+        admins=settings.admin_user_ids,
+        zone=settings.zone,
+        min_group=settings.min_group_size,
+        directory=messenger,
     )
+    runner = DueRunner(store, messenger, zone=settings.zone, min_group=settings.min_group_size)
     return service, runner
 
 

@@ -57,7 +57,6 @@ def world(tmp_path, engine):
         )
         client = make_client(settings)
         store = Checkins(engine)
-        service = CheckinService(store, admins=(ADMIN,), zone=AMS, min_group=3)
         runner = DueRunner(
             store, SlackMessenger(client), zone=AMS, min_group=3, clock=lambda: _working_moment()
         )
@@ -65,6 +64,7 @@ def world(tmp_path, engine):
         records.set_language(MEMBERS[2], "en")  # chose English with /keten taal en
         locales = UserLocales(lookup=records.language_of)
         runner.messenger.locales = locales
+        service = CheckinService(store, admins=(ADMIN,), zone=AMS, min_group=3, directory=runner.messenger)
         deps = SlackDeps(
             StubAnswerer(), records, checkins=service, due=runner, clock=_working_moment, locales=locales
         )
@@ -288,3 +288,16 @@ def test_unknown_and_unauthorised_commands_answer_politely(world):
     assert "Dat commando ken ik niet" in _command(app, fake, MANAGER, "vliegen")["text"]
     english = _command(app, fake, MEMBERS[2], "checkin start")["text"]
     assert "chain register" in english
+
+
+def test_registering_needs_the_bot_in_the_channel_and_only_people_can_be_added(world):
+    fake, app, store, runner = world
+    fake.add_channel("C0NOBOT01", name="zonder-bot", members=[MANAGER], include_bot=False)
+    _command(app, fake, ADMIN, f"rol ketenmanager <@{MANAGER}|mgr>")
+    refused = _command(app, fake, MANAGER, "keten registreer Zonder bot", channel="C0NOBOT01")["text"]
+    assert "/invite @Ketenbot" in refused and store.chain_by_channel("C0NOBOT01") is None
+    _command(app, fake, MANAGER, "keten registreer Jeugdketen")
+    bot_added = _command(app, fake, MANAGER, "keten voeg-toe <@U0ROBOT01|robot>")["text"]
+    assert "geen persoon" in bot_added
+    assert store.member_overrides(store.chain_by_channel(CHANNEL)["id"]) == {}
+    assert "doet voortaan mee" in _command(app, fake, MANAGER, f"keten voeg-toe <@{MEMBERS[0]}|m>")["text"]

@@ -122,6 +122,14 @@ PHRASES: dict[str, dict[str, str]] = {
         "channel (not bots); change that with `/keten chain add` or `remove`. Start a check-in with "
         "`/keten checkin start` or plan one with `/keten checkin plan`.",
     },
+    "invite_bot_first": {
+        "nl": "Ketenbot is nog geen lid van dit kanaal. Nodig hem eerst uit (`/invite @Ketenbot`) en registreer dan opnieuw: anders kan hij hier niets posten.",
+        "en": "Ketenbot is not a member of this channel yet. Invite it first (`/invite @Ketenbot`), then register again: otherwise it cannot post here.",
+    },
+    "not_a_person": {
+        "nl": "{who}: dat is geen persoon in deze werkruimte (een bot, een app of een onbekend account); er is niemand toegevoegd.",
+        "en": "{who}: that is not a person in this workspace (a bot, an app or an unknown account); nobody was added.",
+    },
     "already_registered": {
         "nl": "Dit kanaal is al het kanaal van de keten *{chain}*.",
         "en": "This channel already is the channel of the chain *{chain}*.",

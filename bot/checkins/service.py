@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -54,6 +55,14 @@ TOP_WORDS = {
 MAX_CHAIN_NAME = 80
 
 
+class Directory(Protocol):
+    """What the workspace can tell; None when it cannot be asked right now."""
+
+    def is_person(self, user_id: str) -> bool | None: ...
+
+    def bot_in_channel(self, channel_id: str) -> bool | None: ...
+
+
 @dataclass(frozen=True)
 class Reply:
     text: str
@@ -61,8 +70,17 @@ class Reply:
 
 
 class CheckinService:
-    def __init__(self, store: Checkins, *, admins: tuple[str, ...], zone: ZoneInfo, min_group: int):
+    def __init__(
+        self,
+        store: Checkins,
+        *,
+        admins: tuple[str, ...],
+        zone: ZoneInfo,
+        min_group: int,
+        directory: Directory | None = None,
+    ):
         self.store, self.admins, self.zone, self.min_group = store, admins, zone, min_group
+        self.directory = directory  # Slack: is someone a person, is the bot in a channel
 
     # ------------------------------------------------------------------ entry
 
@@ -127,6 +145,8 @@ class CheckinService:
             name = " ".join(words[1:]).strip()[:MAX_CHAIN_NAME]
             if not name:
                 return Reply(say("register_usage", language))
+            if self.directory is not None and self.directory.bot_in_channel(channel_id) is False:
+                return Reply(say("invite_bot_first", language))
             try:
                 chain = self.store.register_chain(name, channel_id, user)
             except CheckinError as exc:
@@ -142,6 +162,10 @@ class CheckinService:
             if not targets:
                 return Reply(say("member_usage", language))
             adding = sub in ("voeg-toe", "toevoegen", "add")
+            if adding and self.directory is not None:
+                not_people = [t for t in targets if self.directory.is_person(t) is False]
+                if not_people:
+                    return Reply(say("not_a_person", language, who=people(not_people)))
             for target in targets:
                 self.store.set_member(chain["id"], target, adding, by=user)
             key = "member_added" if adding else "member_removed"

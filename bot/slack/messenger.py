@@ -54,6 +54,27 @@ class SlackMessenger:
             self._humans[user_id] = (self._clock(), human)
         return human
 
+    def is_person(self, user_id: str) -> bool | None:
+        """A person (not a bot, app or unknown id)? None when Slack cannot be asked now."""
+        try:
+            return self._is_human(user_id)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else ""
+            return False if error in ("user_not_found", "user_not_visible") else None
+        except OSError:
+            return None
+
+    def bot_in_channel(self, channel_id: str) -> bool | None:
+        try:
+            return bool(
+                (self.client.conversations_info(channel=channel_id).get("channel") or {}).get("is_member")
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else ""
+            return False if error in ("channel_not_found", "not_in_channel") else None
+        except OSError:
+            return None
+
     def language(self, user_id: str) -> str:
         return "en" if self.locales.prefers_english(self.client, user_id) else "nl"
 
