@@ -426,3 +426,9 @@ def test_percent_rounds_half_up():
     assert forms.percent(1, 8) == 13  # 12.5
     assert forms.percent(1, 6) == 17
     assert forms.percent(0, 0) == 0
+
+
+def test_free_text_loses_control_characters_but_keeps_lines():
+    from bot.checkins.forms import clean_text
+
+    assert clean_text("goed\x07 overleg\x1b[31m\nnieuwe regel\x00") == "goed overleg[31m\nnieuwe regel"

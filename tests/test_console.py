@@ -271,7 +271,7 @@ def test_checkin_shows_what_was_stored_and_that_slack_only_shows_aggregates(stor
     [
         ("1", "opportunisme"),
         ("3.", "verankering"),
-        ("0", DONT_KNOW),
+        ("0", None),  # not offered, so not accepted silently: re-asked
         ("4", DONT_KNOW),
         ("Procedure-georiënteerd", "procedure"),
         ("procedure georienteerd", "procedure"),

@@ -210,7 +210,7 @@ def parse_stage(text: str, content: CheckinContent) -> str | None:
         n = int(t)
         if 1 <= n <= len(STAGES):
             return STAGES[n - 1]
-        return DONT_KNOW if t in (DONT_KNOW_NUMBER, "0") else None
+        return DONT_KNOW if t == DONT_KNOW_NUMBER else None
     names: dict[str, set[str]] = {
         stage: {_norm(stage), *(_norm(content.stage_name(stage, lg)) for lg in ("nl", "en"))}
         for stage in STAGES

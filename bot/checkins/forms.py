@@ -23,6 +23,7 @@ themselves are shown in a section above each radio group.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -440,7 +441,10 @@ def clean_text(value: str | None) -> str | None:
     """Strip, unify line ends and cap at MAX_FREE_TEXT; None when nothing is left."""
     if value is None:
         return None
-    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    # control characters (bell, escape, NUL ...) are dropped: they would reach terminals and exports,
+    # and PostgreSQL refuses NUL in text
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
     return text[:MAX_FREE_TEXT].rstrip() or None
 
 
