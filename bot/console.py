@@ -30,6 +30,7 @@ HELP = """\
   antwoorden worden op deze computer bewaard, in de oefenketen 'Console'. Nog eens 'checkin' wijzigt
   ze zolang de ronde openstaat; 'stop' tijdens de check-in breekt af zonder iets op te slaan.
 - 'checkin uitslag': de samenvatting van de ronde, zoals het ketenkanaal in Slack die ziet.
+- 'tip': een tip over ketensturing, in Ketenbots eigen woorden, met het citaat waarop hij rust.
 - 'english' of 'engels': Ketenbot's eigen woorden in het Engels; 'nederlands' zet ze terug.
   Citaten uit de handreiking blijven altijd Nederlands.
 - 'stop' (of Ctrl-D) sluit de console af.
@@ -43,11 +44,13 @@ HELP_EN = """\
   the practice chain 'Console'. Typing 'checkin' again changes them while the round is open; 'stop'
   during the check-in leaves without saving anything.
 - 'checkin results': the round's summary, as the chain's Slack channel sees it.
+- 'tip': a coaching tip in Ketenbot's own words, with the quote it rests on.
 - 'nederlands' or 'dutch': Ketenbot's own words in Dutch again; 'english' switches to English.
   Quotes from the guidance always stay Dutch.
 - 'stop' (or Ctrl-D) closes the console.
 """
 STOP_WORDS = {"stop", "exit", "quit", "/stop", "/exit", "/quit", "doei"}
+TIP_WORDS = {"tip", "/tip", "tips"}
 HELP_WORDS = {"help", "/help", "?"}
 CHECKIN_WORDS = {"checkin", "check-in", "incheck", "/checkin", "/check-in"}
 RESULT_WORDS = {"uitslag", "resultaat", "resultaten", "samenvatting", "results", "result", "summary"}
@@ -115,6 +118,7 @@ def chat(
         stdout.flush()
 
     stdout.write(WELCOME + "\n")
+    shown_tips: list[str] = []
     while True:
         text = read("vraag> " if language == "nl" else "question> ")
         if text is None:  # end of input
@@ -128,6 +132,13 @@ def chat(
             return 0
         if lowered in HELP_WORDS:
             stdout.write((HELP_EN if language == "en" else HELP) + "\n")
+            continue
+        if lowered in TIP_WORDS:
+            from bot.nudges.advice import choose, tip_text
+
+            tip = choose(None, used=tuple(shown_tips))
+            shown_tips.append(tip.id)  # no repeats until every general tip was shown
+            write(tip_text(tip, language) + "\n")
             continue
         if lowered in LANGUAGE_WORDS:
             language = LANGUAGE_WORDS[lowered]

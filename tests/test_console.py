@@ -540,3 +540,15 @@ def test_cmd_chat_opens_the_records_database_for_the_checkin(tmp_path, monkeypat
     assert "je slaat deze week over" in capsys.readouterr().out
     engine = make_engine(settings.database_url)
     assert stored(Checkins(engine)) == (True, None)
+
+
+def test_tip_gives_a_coaching_tip_with_its_verbatim_quote_and_no_repeats():
+    from bot.nudges.advice import library
+
+    _, out, answerer = run_chat("tip\ntip\ntip\n")
+    assert answerer.questions == []
+    lines = [line for line in out.splitlines() if line.startswith("Ketenbot — tip: ")]
+    assert len(lines) == 3 and len(set(lines)) == 3
+    general = {t.nl for t in library() if t.general}
+    assert all(line.removeprefix("Ketenbot — tip: ") in general for line in lines)
+    assert out.count("CC BY-ND 3.0") == 3 and out.count("„") == 3

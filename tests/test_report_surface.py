@@ -134,13 +134,13 @@ def slack(filled):
         yield fake, create_app(settings, deps, client)
 
 
-def _command(app, fake, user: str, text: str) -> dict:
+def _command(app, fake, user: str, text: str, channel: str = "C0ANYWHERE") -> dict:
     key = f"r{time.monotonic_ns()}"
     body = urlencode(
         {
             "token": "unused",
             "team_id": "T0KETEN001",
-            "channel_id": "C0ANYWHERE",
+            "channel_id": channel,
             "user_id": user,
             "command": "/keten",
             "text": text,
@@ -235,3 +235,35 @@ def test_one_chains_report_shows_its_comments_without_names_and_the_overview_non
     assert one.chains[0].comments and not any("UDEMO" in c for c in one.chains[0].comments)
     overview = report_text(service.request(COORD, "", "nl", surface="cli").report, "nl", AMS)
     assert "woorden van deelnemers" not in overview
+
+
+def test_keten_tip_in_a_chains_channel_fits_its_latest_check_in(slack, filled):
+    from bot.nudges.advice import for_chain, library, signals_of
+
+    fake, app = slack
+    _, store, service = filled
+    zorg = next(c for c in store.all_chains() if c["name"] == "Zorgketen Oost")
+    signals, stage = signals_of(for_chain(service, zorg["id"], NOW))
+    reply = _command(app, fake, MEMBER, "tip", channel=zorg["channel_id"])
+    assert reply["response_type"] == "ephemeral"
+    shown = json.dumps(reply["blocks"], ensure_ascii=False)
+    (tip,) = [t for t in library() if t.quote in shown]
+    assert (set(tip.signals) & set(signals)) if signals else tip.general
+    assert "CC BY-ND 3.0" in shown and "Tip van Ketenbot" in shown
+
+
+def test_after_a_reported_setback_the_tip_is_about_patience_and_learning_not_control():
+    from bot.nudges.advice import choose
+    from bot.reports.model import ChainReport, RoundFigures
+
+    last = RoundFigures(
+        "r1", NOW, True, 8, 7, 0, {}, {"strategische_focus": 2.0}, {"trust": 3.4, "control": 2.0}, 3, 0.87
+    )
+    chain = ChainReport(
+        "c1", "Zorgketen", [last], {"strategische_focus": 2.0}, {"strategische_focus": "steady"}
+    )
+    import random
+
+    for seed in range(10):
+        tip = choose(chain, rng=random.Random(seed))
+        assert "setback" in tip.signals

@@ -59,7 +59,8 @@ PHRASES: dict[str, dict[str, str]] = {
             "• `/keten afwezig tot <datum>` · `/keten afwezig uit` — geen check-in-DM's zolang je weg bent\n"
             "• `/keten rapport [keten] [weken]` — rapport met grafiek in je DM (coördinatoren: alle ketens; "
             "ketenmanagers: hun keten) · `/keten export [weken]` — CSV voor coördinatoren\n"
-            "• `/keten taal en` · `/keten taal nl` — de taal van Ketenbots eigen woorden"
+            "• `/keten taal en` · `/keten taal nl` — de taal van Ketenbots eigen woorden\n"
+            "• `/keten tip` — een tip over ketensturing, in het kanaal van een keten passend bij haar laatste check-in"
         ),
         "en": (
             "*Check-ins with Ketenbot*\n"
@@ -77,7 +78,8 @@ PHRASES: dict[str, dict[str, str]] = {
             "• `/keten away until <date>` · `/keten away off` — no check-in DMs while you are away\n"
             "• `/keten report [chain] [weeks]` — a report with charts in your DM (coordinators: every chain; "
             "chain managers: theirs) · `/keten export [weeks]` — CSV for coordinators\n"
-            "• `/keten language en` · `/keten language nl` — the language of Ketenbot's own words"
+            "• `/keten language en` · `/keten language nl` — the language of Ketenbot's own words\n"
+            "• `/keten tip` — a tip on chain governance, in a chain's channel fitting its latest check-in"
         ),
     },
     "not_admin": {

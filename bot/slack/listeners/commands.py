@@ -57,6 +57,9 @@ def register(app: App, deps: SlackDeps) -> None:
         if not text or first.lower() in HELP_WORDS:
             respond(text=help_text(language), response_type="ephemeral")
             return
+        if first.lower() == "tip" and not rest:
+            respond(**_tip(deps, command.get("channel_id") or "", language), response_type="ephemeral")
+            return
         if first.lower() in LANGUAGE_WORDS:
             respond(text=_set_language(deps, user, rest, language), response_type="ephemeral")
             return
@@ -77,6 +80,20 @@ def register(app: App, deps: SlackDeps) -> None:
         _answer_privately(
             deps, respond, user, command.get("channel_id") or "", strip_mentions(question), language
         )
+
+
+def _tip(deps: SlackDeps, channel: str, language: str) -> dict:
+    """One coaching tip; in a chain's channel it fits the chain's latest shown check-in figures."""
+    from bot.nudges.advice import choose, for_chain, tip_blocks
+
+    chain = None
+    try:
+        registered = deps.checkins.store.chain_by_channel(channel) if deps.checkins is not None else None
+        chain = for_chain(deps.reports, registered["id"] if registered else None, deps.clock())
+    except SQLAlchemyError:
+        chain = None  # a general tip is still a good tip
+    tip = choose(chain)
+    return {"text": tip.text(language), "blocks": [b.to_dict() for b in tip_blocks(tip, language)]}
 
 
 def _set_language(deps: SlackDeps, user: str, rest: str, language: str) -> str:
