@@ -194,14 +194,27 @@ def _checkins(settings: Settings, engine, client):  # noqa: ANN001, ANN202 - eng
     store = Checkins(engine)
     locales = UserLocales(lookup=Records(engine).language_of)
     messenger = SlackMessenger(client, locales)
+    from bot.nudges.schedule import Nudges
+
+    nudges = Nudges(engine)
     service = CheckinService(
         store,
         admins=settings.admin_user_ids,
         zone=settings.zone,
         min_group=settings.min_group_size,
         directory=messenger,
+        nudges=nudges,
     )
-    runner = DueRunner(store, messenger, zone=settings.zone, min_group=settings.min_group_size)
+    from types import SimpleNamespace
+
+    runner = DueRunner(
+        store,
+        messenger,
+        zone=settings.zone,
+        min_group=settings.min_group_size,
+        nudges=nudges,
+        reports=SimpleNamespace(engine=engine, min_group=settings.min_group_size),
+    )
     return service, runner
 
 

@@ -58,6 +58,7 @@ class DueReport:
     summaries: int = 0
     deferred: int = 0  # DMs held back: holiday, quiet hours or absence
     already_sent: int = 0  # found sent by another runner; only its bookkeeping was done here
+    nudges: int = 0  # coaching tips sent (scheduled and contextual)
     last_was_old: bool = field(default=False, repr=False)
     failed: int = 0
     errors: list[str] = field(default_factory=list)
@@ -76,7 +77,14 @@ def plan_next(chain: dict, after: datetime, zone: ZoneInfo) -> datetime | None:
 
 
 def run_due(
-    store: Checkins, messenger: Messenger, *, now: datetime, zone: ZoneInfo, min_group: int
+    store: Checkins,
+    messenger: Messenger,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    min_group: int,
+    nudges=None,
+    reports=None,  # noqa: ANN001 - bot.nudges.schedule.Nudges, something with .engine/.min_group
 ) -> DueReport:
     report = DueReport()
     working = next_working_moment(now, zone) <= now  # DMs only on working days, in working hours
@@ -101,6 +109,15 @@ def run_due(
             report.failed += 1
             report.errors.append(type(exc).__name__)
     _summaries(store, messenger, now, min_group, report)
+    if nudges is not None:
+        from bot.nudges.schedule import run_nudges
+
+        try:
+            run_nudges(store, nudges, messenger, reports, now=now, zone=zone, report=report, deliver=_deliver)
+        except Exception as exc:  # nudges never hold up check-ins
+            log.exception("nudges failed")
+            report.failed += 1
+            report.errors.append(type(exc).__name__)
     return report
 
 

@@ -60,7 +60,8 @@ PHRASES: dict[str, dict[str, str]] = {
             "• `/keten rapport [keten] [weken]` — rapport met grafiek in je DM (coördinatoren: alle ketens; "
             "ketenmanagers: hun keten) · `/keten export [weken]` — CSV voor coördinatoren\n"
             "• `/keten taal en` · `/keten taal nl` — de taal van Ketenbots eigen woorden\n"
-            "• `/keten tip` — een tip over ketensturing, in het kanaal van een keten passend bij haar laatste check-in"
+            "• `/keten tip` — een tip over ketensturing, in het kanaal van een keten passend bij haar laatste check-in\n"
+            "• `/keten tips aan|uit|elke <n> weken|naar manager|naar kanaal` — geplande tips voor de keten (ketenmanagers)"
         ),
         "en": (
             "*Check-ins with Ketenbot*\n"
@@ -79,7 +80,8 @@ PHRASES: dict[str, dict[str, str]] = {
             "• `/keten report [chain] [weeks]` — a report with charts in your DM (coordinators: every chain; "
             "chain managers: theirs) · `/keten export [weeks]` — CSV for coordinators\n"
             "• `/keten language en` · `/keten language nl` — the language of Ketenbot's own words\n"
-            "• `/keten tip` — a tip on chain governance, in a chain's channel fitting its latest check-in"
+            "• `/keten tip` — a tip on chain governance, in a chain's channel fitting its latest check-in\n"
+            "• `/keten tips on|off|every <n> weeks|to manager|to channel` — scheduled tips for the chain (chain managers)"
         ),
     },
     "not_admin": {
@@ -124,6 +126,18 @@ PHRASES: dict[str, dict[str, str]] = {
         "channel (not bots); change that with `/keten chain add` or `remove`. Start a check-in with "
         "`/keten checkin start` or plan one with `/keten checkin plan`.",
     },
+    "tips_usage": {
+        "nl": "Gebruik: `/keten tips aan`, `/keten tips uit`, `/keten tips elke <n> weken` (1–8), `/keten tips naar manager` of `/keten tips naar kanaal`.",
+        "en": "Usage: `/keten tips on`, `/keten tips off`, `/keten tips every <n> weeks` (1–8), `/keten tips to manager` or `/keten tips to channel`.",
+    },
+    "tips_on": {
+        "nl": "Tips voor *{chain}*: elke {n} week/weken in het kanaal, op werkdagen tijdens werktijd (niet op feestdagen); de volgende rond {when}. Tips naar aanleiding van een check-in gaan {to}, hooguit één per week.",
+        "en": "Tips for *{chain}*: every {n} week(s) in the channel, on working days in working hours (not on public holidays); the next around {when}. Tips prompted by a check-in go {to}, at most one a week.",
+    },
+    "tips_off": {"nl": "Geen geplande tips meer voor *{chain}*. `/keten tips aan` zet ze terug.",
+                 "en": "No more scheduled tips for *{chain}*. `/keten tips on` turns them back on."},
+    "tips_to_manager": {"nl": "per DM naar de ketenmanager", "en": "by DM to the chain manager"},
+    "tips_to_channel": {"nl": "in de thread van de samenvatting", "en": "into the summary's thread"},
     "invite_bot_first": {
         "nl": "Ketenbot is nog geen lid van dit kanaal. Nodig hem eerst uit (`/invite @Ketenbot`) en registreer dan opnieuw: anders kan hij hier niets posten.",
         "en": "Ketenbot is not a member of this channel yet. Invite it first (`/invite @Ketenbot`), then register again: otherwise it cannot post here.",

@@ -23,6 +23,8 @@ class DueRunner:
         zone: ZoneInfo,
         min_group: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        nudges=None,  # noqa: ANN001 - bot.nudges.schedule.Nudges: coaching tips in the same runs
+        reports=None,  # noqa: ANN001 - anything with .engine and .min_group (a ReportService)
     ):
         self.store, self.messenger, self.zone, self.min_group, self.clock = (
             store,
@@ -31,6 +33,7 @@ class DueRunner:
             min_group,
             clock,
         )
+        self.nudges, self.reports = nudges, reports
         self._lock = threading.Lock()  # one run at a time in this process (others: the database decides)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -41,7 +44,13 @@ class DueRunner:
             return None
         try:
             return run_due(
-                self.store, self.messenger, now=now or self.clock(), zone=self.zone, min_group=self.min_group
+                self.store,
+                self.messenger,
+                now=now or self.clock(),
+                zone=self.zone,
+                min_group=self.min_group,
+                nudges=self.nudges,
+                reports=self.reports,
             )
         finally:
             self._lock.release()

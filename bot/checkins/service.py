@@ -51,6 +51,7 @@ TOP_WORDS = {
     "afwezig": "away",
     "away": "away",
     "afwezigheid": "away",
+    "tips": "tips",
 }
 MAX_CHAIN_NAME = 80
 
@@ -78,9 +79,11 @@ class CheckinService:
         zone: ZoneInfo,
         min_group: int,
         directory: Directory | None = None,
+        nudges=None,  # noqa: ANN001 - bot.nudges.schedule.Nudges for /keten tips
     ):
         self.store, self.admins, self.zone, self.min_group = store, admins, zone, min_group
         self.directory = directory  # Slack: is someone a person, is the bot in a channel
+        self.nudges = nudges
 
     # ------------------------------------------------------------------ entry
 
@@ -98,6 +101,8 @@ class CheckinService:
                 return self.checkin(user, channel_id, words[1:], language, now)
             if area == "away":
                 return self.away(user, words[1:], language, now)
+            if area == "tips" and self.nudges is not None:
+                return self.tips(user, channel_id, words[1:], language, now)
         except WhenError as exc:
             return Reply(exc.en if language == "en" else exc.nl)
         except SQLAlchemyError:
@@ -297,6 +302,45 @@ class CheckinService:
                 language,
                 rule=_describe(rule, language),
                 when=format_moment(first, self.zone, language),
+            )
+        )
+
+    # ------------------------------------------------------------------ tips
+
+    def tips(self, user: str, channel_id: str, words: list[str], language: str, now: datetime) -> Reply:
+        chain = self.store.chain_by_channel(channel_id)
+        if chain is None:
+            return Reply(say("unregistered", language))
+        if refusal := self._refuse_unless_manager(user, chain, language):
+            return refusal
+        sub = " ".join(w.lower() for w in words)
+        if sub in ("aan", "on"):
+            setting = self.nudges.update(chain["id"], now, enabled=True)
+        elif sub in ("uit", "off"):
+            setting = self.nudges.update(chain["id"], now, enabled=False)
+        elif sub in ("naar manager", "naar ketenmanager", "to manager"):
+            setting = self.nudges.update(chain["id"], now, contextual_to="manager")
+        elif sub in ("naar kanaal", "to channel"):
+            setting = self.nudges.update(chain["id"], now, contextual_to="channel")
+        elif (m := re.fullmatch(r"(?:elke|every|om de)\s+(\d+)\s+(?:weken|weeks|week)", sub)) and 1 <= int(
+            m[1]
+        ) <= 8:
+            setting = self.nudges.update(chain["id"], now, every_weeks=int(m[1]), enabled=True)
+        elif sub in ("", "status"):
+            self.nudges.ensure_settings(now)
+            setting = self.nudges.settings(chain["id"])
+        else:
+            return Reply(say("tips_usage", language))
+        if not setting["enabled"]:
+            return Reply(say("tips_off", language, chain=chain["name"]))
+        return Reply(
+            say(
+                "tips_on",
+                language,
+                chain=chain["name"],
+                n=setting["every_weeks"],
+                when=format_moment(setting["next_at"], self.zone, language),
+                to=say("tips_to_" + setting["contextual_to"], language),
             )
         )
 

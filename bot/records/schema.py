@@ -113,6 +113,7 @@ rounds = Table(
     Column("participants_at", DateTime(timezone=True)),  # when the participant list was fixed
     Column("announce_ts", String(32)),  # the channel message whose thread gets the summary
     Column("summary_ts", String(32)),
+    Column("nudge_checked_at", DateTime(timezone=True)),  # contextual nudge looked at after closing
     UniqueConstraint("chain_id", "slot", name="uq_rounds_chain_slot"),
 )
 
@@ -187,4 +188,29 @@ preferences = Table(
     Column("user_id", String(32), primary_key=True),
     Column("language", String(2), nullable=False),
     Column("set_at", DateTime(timezone=True), nullable=False),
+)
+
+# ----------------------------------------------------------------------------- nudges (issue 6)
+
+# Per chain: the scheduled tips (on/off, every N weeks, the next moment) and where contextual
+# nudges go ("manager": a DM to the chain manager; "channel": the thread of the round's summary).
+nudge_settings = Table(
+    "nudge_settings",
+    metadata,
+    Column("chain_id", String(36), ForeignKey("chains.id", ondelete="CASCADE"), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("every_weeks", Integer, nullable=False),
+    Column("contextual_to", String(8), nullable=False),
+    Column("next_at", DateTime(timezone=True), index=True),
+)
+
+# Every tip sent to a chain: rotation without repeats, and the weekly cap on contextual nudges.
+nudges_sent = Table(
+    "nudges_sent",
+    metadata,
+    Column("key", String(160), primary_key=True),  # the delivery key: one row per nudge
+    Column("chain_id", String(36), ForeignKey("chains.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("tip_id", String(80), nullable=False),
+    Column("kind", String(12), nullable=False),  # "scheduled" | "contextual"
+    Column("sent_at", DateTime(timezone=True), nullable=False),
 )
