@@ -263,7 +263,21 @@ def test_checkin_shows_what_was_stored_and_that_slack_only_shows_aggregates(stor
     assert f"{CONTENT.setback_question('nl')} Ja" in after
     assert "Wat ging goed? Overleg liep soepel" in after
     assert "alleen samengevat" in after and "vanaf 5 antwoorden" in after
-    assert "„" not in after  # the person's own words are never set as a quote of the guidance
+    own_words = after.split("Ketenbot — tip:")[0]
+    assert "„" not in own_words  # the person's own words are never set as a quote of the guidance
+
+
+def test_a_check_in_with_a_setback_is_followed_by_a_patience_tip_and_one_without_by_none(store):
+    from bot.nudges.advice import library
+
+    _, out, _ = run_console(FULL, store)  # FULL reports a setback
+    after = out.split("Dank je, je antwoorden zijn opgeslagen.")[1]
+    assert "Ketenbot — tip:" in after
+    setback_quotes = [t.quote for t in library() if "setback" in t.signals]
+    assert any(q in after for q in setback_quotes)
+    calm = FULL.replace("\nja\n", "\nnee\n")
+    _, out2, _ = run_console(calm, store)
+    assert "Ketenbot — tip:" not in out2.split("je antwoorden")[-1]
 
 
 @pytest.mark.parametrize(

@@ -345,6 +345,11 @@ class ConsoleCheckin:
         out += own_answers(response, content, language)
         out += [t["private"].format(n=self.min_group), t["change_until"].format(closes=closes)]
         write("\n".join(out))
+        nudge = contextual_tip(response)
+        if nudge is not None:  # your own answers, so no group size applies to what is read from them
+            from bot.nudges.advice import tip_text
+
+            write("\n" + tip_text(nudge, language))
         return "saved"
 
     # ------------------------------------------------------------------ the summary
@@ -579,3 +584,18 @@ __all__ = [
     "parse_yes_no",
     "summary_text",
 ]
+
+
+def contextual_tip(response: CheckinResponse):  # noqa: ANN201 - a bot.nudges.tips.Tip or None
+    """The tip a check-in like this one calls for (setback, low trust, control reflex), or None."""
+    from bot.nudges.advice import CONTROL_REFLEX, LOW_TRUST, library
+    from bot.nudges.tips import pick
+
+    signals = []
+    if response.setback:
+        signals.append("setback")
+    if response.pulse.get("trust") is not None and response.pulse["trust"] <= LOW_TRUST:
+        signals.append("low_trust")
+    if response.pulse.get("control") is not None and response.pulse["control"] >= CONTROL_REFLEX:
+        signals.append("control_reflex")
+    return pick(library(), signals=signals) if signals else None
