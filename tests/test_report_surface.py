@@ -267,3 +267,16 @@ def test_after_a_reported_setback_the_tip_is_about_patience_and_learning_not_con
     for seed in range(10):
         tip = choose(chain, rng=random.Random(seed))
         assert "setback" in tip.signals
+
+
+def test_a_rising_control_reflex_is_a_signal_even_below_the_level():
+    from bot.nudges.advice import signals_of
+    from bot.reports.model import ChainReport, RoundFigures
+
+    def week(n: int, control: float) -> RoundFigures:
+        return RoundFigures(f"r{n}", NOW, True, 8, 7, 0, {}, {}, {"trust": 3.5, "control": control}, 0, 0.87)
+
+    calm = ChainReport("c", "K", [week(1, 1.8), week(2, 2.0)], None, None)
+    rising = ChainReport("c", "K", [week(1, 1.8), week(2, 2.6)], None, None)
+    assert "control_reflex" not in signals_of(calm)[0]
+    assert "control_reflex" in signals_of(rising)[0]

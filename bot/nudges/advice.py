@@ -18,6 +18,7 @@ from bot.slack.text import escape, link
 
 LOW_TRUST = 2.5  # pulse mean (1–5) at or below which trust counts as low
 CONTROL_REFLEX = 3.5  # pulse mean at or above which falling back on control is a signal
+CONTROL_RISE = 0.5  # ... or a rise of the mean by this much since the previous shown round
 LABEL = {"nl": "Tip van Ketenbot", "en": "Tip from Ketenbot"}
 QUOTED = {"nl": "Uit de handreiking:", "en": "From the guidance (Dutch, quoted as written):"}
 
@@ -38,7 +39,14 @@ def signals_of(chain: ChainReport | None) -> tuple[list[str], str | None]:
     means = (last.pulse_means or {}) if last is not None else {}
     if means.get("trust") is not None and means["trust"] <= LOW_TRUST:
         signals.append("low_trust")
-    if means.get("control") is not None and means["control"] >= CONTROL_REFLEX:
+    shown = [
+        r for r in chain.rounds if r.closed and r.pulse_means and r.pulse_means.get("control") is not None
+    ]
+    rising = (
+        len(shown) >= 2
+        and shown[-1].pulse_means["control"] - shown[-2].pulse_means["control"] >= CONTROL_RISE
+    )
+    if (means.get("control") is not None and means["control"] >= CONTROL_REFLEX) or rising:
         signals.append("control_reflex")
     if any(d == "down" for d in (chain.trend_direction or {}).values()):
         signals.append("stage_drop")
