@@ -186,8 +186,9 @@ def run_nudges(
         )
         if ts is None:
             continue
-        nudges.record(key, chain["id"], tip.id, "scheduled", now)
-        report.nudges += int(not report.last_was_old)
+        if not report.last_was_old:  # only the runner that sent it knows which tip went out
+            nudges.record(key, chain["id"], tip.id, "scheduled", now)
+            report.nudges += 1
         following = slot + timedelta(weeks=setting["every_weeks"])
         while following <= now:  # a runner that was down does not send the missed weeks at once
             following += timedelta(weeks=setting["every_weeks"])
@@ -222,8 +223,9 @@ def run_nudges(
             )
             if ts is None:
                 continue  # tried again next run
-            nudges.record(key, chain["id"], tip.id, "contextual", now)
-            report.nudges += int(not report.last_was_old)
+            if not report.last_was_old:
+                nudges.record(key, chain["id"], tip.id, "contextual", now)
+                report.nudges += 1
         nudges.mark_checked(round_["id"], now)
 
 
