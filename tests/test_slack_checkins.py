@@ -197,13 +197,15 @@ def test_a_whole_round_in_slack(world):
         _interaction(app, _click(fake, member, forms.OPEN_ACTION, _round_id(store), invites[member])).status
         == 200
     )
-    opened = _wait(lambda: fake.calls("views.open"))[0]
+    opened = _wait(lambda: fake.wait_for_calls("views.open", 1, timeout=0.1))[0]  # answered, not just arrived
     view = opened.response["view"]
     assert view["callback_id"] == forms.CALLBACK_ID and opened.response["ok"]
     response = _interaction(app, _submission(member, view, ANSWER))
     assert response.status == 200 and response.body in ("", None)
     assert store.response_of(_round_id(store), member) == (False, ANSWER)
-    updated = _wait(lambda: fake.calls("chat.update"))[0]  # the DM now says the answers are in
+    updated = _wait(lambda: fake.wait_for_calls("chat.update", 1, timeout=0.1))[
+        0
+    ]  # the DM now says the answers are in
     assert updated.args["ts"] == invites[member]["ts"]
 
     # an old skip button must not wipe answers already given
@@ -258,7 +260,7 @@ def test_form_errors_keep_the_form_open_and_store_nothing(world):
     invites = _wait(lambda: (found := _invitations(fake)) and len(found) == len(MEMBERS) + 1 and found)
     member = MEMBERS[1]
     _interaction(app, _click(fake, member, forms.OPEN_ACTION, _round_id(store), invites[member]))
-    view = _wait(lambda: fake.calls("views.open"))[0].response["view"]
+    view = _wait(lambda: fake.wait_for_calls("views.open", 1, timeout=0.1))[0].response["view"]
     payload = _submission(member, view, ANSWER)
     del payload["view"]["state"]["values"][forms.STAGE_BLOCKS["zichtbaarheid"]]
     reply = json.loads(_interaction(app, payload).body)
