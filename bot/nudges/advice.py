@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, Sec
 
 from bot.nudges.tips import Tip, load_tips, pick
 from bot.reports.model import ChainReport
-from bot.reports.service import latest_closed
+from bot.reports.service import dominant_stage, latest_closed
 from bot.slack.text import escape, link
 
 LOW_TRUST = 2.5  # pulse mean (1–5) at or below which trust counts as low
@@ -50,12 +50,7 @@ def signals_of(chain: ChainReport | None) -> tuple[list[str], str | None]:
         signals.append("control_reflex")
     if any(d == "down" for d in (chain.trend_direction or {}).values()):
         signals.append("stage_drop")
-    estimates = [v for v in (chain.trend_estimate or {}).values() if v is not None]
-    stage = None
-    if estimates:
-        middle = sorted(estimates)[len(estimates) // 2]
-        stage = ("opportunisme", "procedure", "verankering")[min(2, max(0, round(middle) - 1))]
-    return signals, stage
+    return signals, dominant_stage(chain)
 
 
 def for_chain(reports, chain_id: str | None, now) -> ChainReport | None:  # noqa: ANN001 - ReportService

@@ -225,10 +225,13 @@ def latest_closed(chain: ChainReport) -> RoundFigures | None:
     return closed[-1] if closed else None
 
 
+def stage_at(estimate: float) -> str:
+    """The stage an estimate on 1..3 lies nearest to."""
+    return STAGES[min(2, max(0, round(estimate) - 1))]
+
+
 def _stage_name(estimate: float | None, language: str) -> str | None:
-    if estimate is None:
-        return None
-    return default_content().stage_name(STAGES[min(2, max(0, round(estimate) - 1))], language)
+    return None if estimate is None else default_content().stage_name(stage_at(estimate), language)
 
 
 def _mean(value: float | None, t: dict) -> str:
@@ -273,20 +276,20 @@ def chain_lines(chain: ChainReport, language: str, zone: ZoneInfo) -> list[str]:
     return lines
 
 
-def _dominant_stage(chain: ChainReport) -> str | None:
+def dominant_stage(chain: ChainReport) -> str | None:
+    """Where the chain stands overall: the middle of its per-dimension trend (or latest round)."""
     values = [v for v in (chain.trend_estimate or {}).values() if v is not None]
     if not values:
         last = latest_closed(chain)
         values = [v for v in ((last.stage_estimate or {}) if last else {}).values() if v is not None]
     if not values:
         return None
-    middle = sorted(values)[len(values) // 2]
-    return STAGES[min(2, max(0, round(middle) - 1))]
+    return stage_at(sorted(values)[len(values) // 2])
 
 
 def guidance_for(chain: ChainReport) -> tuple[str, str] | None:
     """(quote, then the not-always-needed passage) for where the chain stands, or None."""
-    stage = _dominant_stage(chain)
+    stage = dominant_stage(chain)
     if stage is None:
         return None
     return STAGE_QUOTES[stage], default_content().not_always_needed
