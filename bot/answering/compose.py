@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,6 +41,16 @@ def split_sentences(body: str) -> list[tuple[int, int]]:
     return spans
 
 
+@dataclass(frozen=True)
+class Question:
+    """A question ready to search: cleaned, cut to length, its languages known."""
+
+    text: str
+    language: str  # the language of the bot's words in the answer: "nl" or "en"
+    search_language: str  # the language the question is written in
+    notice: str = ""  # "truncated" when only the first part is used
+
+
 class Answerer:
     def __init__(self, search: GuidanceSearch, cache_size: int = 20_000):
         self.search = search
@@ -48,14 +59,23 @@ class Answerer:
         self._cache_size = cache_size
         self._lock = threading.Lock()  # Slack listeners answer on several threads
 
-    def answer(self, raw_question: str, *, context: str = "", english: bool = False) -> Answer:
+    def answer(self, raw_question: str, *, context: str = "", english: bool = False, **_: object) -> Answer:
         """Answer ``raw_question``.
 
         ``context``: an earlier question in the same conversation; used only when the question
         alone finds nothing grounded (a follow-up such as "and how long does that take?").
-        ``english``: the asker prefers English (their Slack locale), so the bot's own words are
-        English even for a Dutch question; quotes stay Dutch either way.
+        ``english``: the asker prefers English (``/keten taal en``), so the bot's own words are
+        English even for a Dutch question; quotes stay Dutch either way. Other keywords (a
+        thread's history, a progress callback) are for the language-model answerer and unused here.
         """
+        question = self.read(raw_question, english=english)
+        if isinstance(question, Answer):
+            return question
+        return self.compose(question, self.retrieve(question, context))
+
+    def read(self, raw_question: str, *, english: bool = False) -> Question | Answer:
+        """The cleaned question and the languages to search and answer in, or at once the
+        polite answer for an empty, wordless or other-language message."""
         question = clean_question(raw_question)
         base = "en" if english else "nl"
         if not question:
@@ -68,23 +88,33 @@ class Answerer:
             return Answer(question, base, False, phrase("no_words", base), notice="no_words")
         if language == "other":
             return Answer(question, base, False, phrase("other_language", base), notice="other_language")
-        search_language = language
-        language = "en" if english else language
-        result = self.search.search(question, search_language)
+        return Question(question, "en" if english else language, language, notice)
+
+    def retrieve(self, question: Question, context: str = "") -> SearchResult:
+        result = self.search.search(question.text, question.search_language)
         if not result.grounded and context:
-            widened = self.search.search(f"{clean_question(context)[:MAX_QUESTION_CHARS]} {question}")
+            widened = self.search.search(f"{clean_question(context)[:MAX_QUESTION_CHARS]} {question.text}")
             if widened.grounded:
                 result = widened
+        return result
+
+    def compose(self, question: Question, result: SearchResult) -> Answer:
+        """The quote-based answer: the best sentences of the best sections, word for word."""
+        language, notice = question.language, question.notice
         prefix = phrase("truncated", language, limit=MAX_QUESTION_CHARS) + " " if notice else ""
         top = result.hits[: self.search.params.sections]
         if not result.grounded:
             pointers = [_source(h, "") for h in top]
             framing = prefix + phrase("not_covered", language)
-            return Answer(question, language, False, framing, pointers, notice)
+            return Answer(question.text, language, False, framing, pointers, notice)
         quoted = [h for h in top if h.score >= SEE_ALSO_RATIO * top[0].score]
-        quotes = self._quotes(quoted, result)
+        quotes = self.quotes_for(quoted, result)
         sources = [_source(h, quotes.get(h.chunk.id, "")) for h in top]
-        return Answer(question, language, True, prefix + phrase("answered", language), sources, notice)
+        return Answer(question.text, language, True, prefix + phrase("answered", language), sources, notice)
+
+    def quotes_for(self, hits: list[Hit], result: SearchResult) -> dict[str, str]:
+        """Per hit (by chunk id), the one or two adjacent sentences that fit the question best."""
+        return self._quotes(hits, result)
 
     def _quotes(self, hits: list[Hit], result: SearchResult) -> dict[str, str]:
         """Per hit, the one or two adjacent sentences of its chunk that fit the question best."""
@@ -168,7 +198,12 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / (np.linalg.norm(vector) + 1e-9)
 
 
-def _source(hit: Hit, quote: str) -> Source:
+def source_of(hit: Hit, quote: str, ref: int = 0) -> Source:
+    """The :class:`Source` for a hit, quoting ``quote`` (``""``: a pointer without quote)."""
+    return _source(hit, quote, ref)
+
+
+def _source(hit: Hit, quote: str, ref: int = 0) -> Source:
     m = hit.chunk.metadata
     return Source(
         title=str(m.get("title", "")),
@@ -179,4 +214,5 @@ def _source(hit: Hit, quote: str) -> Source:
         score=round(float(hit.score), 4),
         licence_url=str(m.get("licence_url", "")),
         attribution=str(m.get("attribution", "")),
+        ref=ref,
     )

@@ -17,6 +17,7 @@ class Source:
     score: float
     licence_url: str = ""
     attribution: str = ""
+    ref: int = 0  # the number a language model's text cites this quote by; 0: numbered in order
 
     @property
     def place(self) -> str:
@@ -34,6 +35,11 @@ class Answer:
     # Why the question was not searched as given: "", "empty", "no_words",
     # "other_language", "truncated" (answered from the first part only).
     notice: str = ""
+    # Text a language model wrote (issue 7), citing the quotes by number ([1] is the first
+    # quote). Empty for quote-based answers. Always shown labelled as AI-written.
+    ai_text: str = ""
+    ai_model: str = ""  # which model wrote ai_text, for the label and the records
+    prompt_version: str = ""  # which prompt files produced it
 
     @property
     def quotes(self) -> list[Source]:
@@ -47,8 +53,11 @@ class Answer:
     def as_text(self) -> str:
         """Plain-text rendering; the bot's words and quotes stay visibly apart."""
         lines = [f"Ketenbot: {self.framing}"]
+        if self.ai_text:
+            label = AI_LABEL[self.language if self.language in AI_LABEL else "nl"]
+            lines += ["", f"{label} ({self.ai_model}):", self.ai_text]
         for n, s in enumerate(self.quotes, 1):
-            lines += ["", f"[{n}] „{s.quote}”", f"    {s.place}"]
+            lines += ["", f"[{s.ref or n}] „{s.quote}”", f"    {s.place}"]
             if s.url:
                 lines.append(f"    {s.url}")
             if s.licence:
@@ -63,7 +72,7 @@ class Answer:
 
     def as_json_dict(self) -> dict:
         """The stable ``ketenbot ask --json`` shape."""
-        return {
+        data = {
             "question": self.question,
             "language": self.language,
             "answered": self.answered,
@@ -72,7 +81,18 @@ class Answer:
                 {k: v for k, v in asdict(s).items() if k in _JSON_SOURCE_KEYS} for s in self.sources
             ],
         }
+        if self.ai_text:  # only then: the quote-based shape stays as it was
+            data["ai_text"], data["ai_model"] = self.ai_text, self.ai_model
+            for shown, source in zip(data["sources"], self.sources, strict=True):
+                shown["ref"] = source.ref
+        return data
 
 
 _JSON_SOURCE_KEYS = ("title", "section", "url", "licence", "quote", "score")
 SEE_ALSO = {"nl": "Zie ook:", "en": "See also:"}
+#: Said before every text a language model wrote (AI Act art. 50: people are told which text
+#: an AI system wrote).
+AI_LABEL = {
+    "nl": "AI-tekst, geschreven door een taalmodel op basis van de citaten hieronder",
+    "en": "AI-written text, by a language model from the quotes below",
+}

@@ -44,6 +44,27 @@ PHRASES: dict[str, dict[str, str]] = {
         "nl": "Waarderen kan even niet: de opslag is tijdelijk niet bereikbaar.",
         "en": "Feedback is unavailable for a moment: storage cannot be reached.",
     },
+    "ai_answered": {
+        "nl": "Hieronder een antwoord dat een taalmodel schreef op basis van de handreiking, met "
+        "verwijzingen [n] naar de letterlijke citaten eronder. De citaten gaan voor: controleer ze.",
+        "en": "Below is an answer a language model wrote from the guidance, with references [n] "
+        "to the verbatim quotes under it (in Dutch, as the guidance is). The quotes are what count: "
+        "check them.",
+    },
+    "ai_fallback": {
+        "nl": "Het taalmodel gaf nu geen antwoord dat ik kon controleren, dus ik citeer alleen de "
+        "handreiking.",
+        "en": "The language model gave no answer I could check just now, so I only quote the "
+        "guidance.",
+    },
+    "working": {
+        "nl": "Ik zoek in de handreiking…",
+        "en": "Searching the guidance…",
+    },
+    "writing": {
+        "nl": "Een taalmodel schrijft nog; alleen gecontroleerde zinnen staan hier.",
+        "en": "A language model is still writing; only checked sentences are shown.",
+    },
     "truncated": {
         "nl": "Je bericht is erg lang; ik heb alleen de eerste {limit} tekens gebruikt.",
         "en": "Your message is very long; I used only its first {limit} characters.",

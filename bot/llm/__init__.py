@@ -1,0 +1,1 @@
+"""Optional language-model answers (issue 7): prompts, providers, checks, the writer."""
