@@ -119,6 +119,7 @@ def chat(
 
     stdout.write(WELCOME + "\n")
     shown_tips: list[str] = []
+    turns: list[tuple[str, str]] = []  # this session's questions and replies, for follow-ups
     while True:
         text = read("vraag> " if language == "nl" else "question> ")
         if text is None:  # end of input
@@ -160,5 +161,14 @@ def chat(
             else:
                 write("")
             continue
-        stdout.write(core.answerer.answer(text).as_text() + "\n\n")
+        kwargs = {}
+        if getattr(core.answerer, "streams", False):  # a language model writes: give it the thread
+            from bot.answering.phrases import phrase
+            from bot.llm.prompts import Turn
+
+            write(phrase("working", language))
+            kwargs["history"] = [Turn(q, r) for q, r in turns[-4:]]
+        answer = core.answerer.answer(text, english=language == "en", **kwargs)
+        turns.append((answer.question, answer.ai_text or " ".join(s.quote for s in answer.quotes)))
+        stdout.write(answer.as_text() + "\n\n")
         stdout.flush()

@@ -40,6 +40,10 @@ answers = Table(
     Column("language", String(8), nullable=False),
     Column("answered", Boolean, nullable=False),
     Column("sources", JSON, nullable=False),  # [{title, section, url, licence, quote, score}]
+    # set only when a language model wrote part of the answer (issue 7)
+    Column("ai_text", Text),
+    Column("ai_model", String(120)),
+    Column("prompt_version", String(120)),
 )
 
 feedback = Table(

@@ -45,6 +45,9 @@ class Records:
             "language": answer.language,
             "answered": answer.answered,
             "sources": [asdict(s) for s in answer.sources],
+            "ai_text": answer.ai_text or None,
+            "ai_model": answer.ai_model or None,
+            "prompt_version": answer.prompt_version or None,
         }
 
     def insert_answer(self, row: dict) -> str:
@@ -87,6 +90,28 @@ class Records:
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return row[0] if row else None
+
+    def thread_turns(self, channel_id: str, thread_ts: str, limit: int = 4) -> list[tuple[str, str]]:
+        """The last ``limit`` exchanges the bot had in this thread, oldest first, as (question,
+        what the bot said): its AI text, or else the quotes it gave. Context for a follow-up."""
+        query = (
+            select(answers.c.question, answers.c.ai_text, answers.c.sources, answers.c.answered)
+            .where(answers.c.channel_id == channel_id, answers.c.thread_ts == thread_ts)
+            .order_by(answers.c.created_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        turns = []
+        for question, ai_text, sources, answered in reversed(rows):
+            if ai_text:
+                reply = ai_text
+            elif answered:
+                reply = " ".join(f"„{s.get('quote')}”" for s in sources or [] if s.get("quote"))
+            else:
+                reply = "(niet gedekt door de handreiking)"
+            turns.append((question, reply))
+        return turns
 
     def save_feedback(self, answer_id: str, user_id: str, helpful: bool, reason: str | None = None) -> None:
         """One vote per person per answer; voting again (or adding a reason) updates it. A reason

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.answering.model import Answer, Source
+from bot.answering.model import AI_LABEL, Answer, Source
 from bot.answering.phrases import phrase
 from bot.slack import ids
 from bot.slack.text import FALLBACK_LIMIT, SECTION_LIMIT, escape, link, split
@@ -65,6 +65,8 @@ def answer_blocks(answer: Answer, answer_id: str | None, *, shareable: bool = Fa
         SectionBlock(text=MarkdownTextObject(text=piece))
         for piece in split(f"*{t['bot']}:* {escape(answer.framing)}")
     ]
+    if answer.ai_text:
+        blocks.extend(ai_text_blocks(answer.ai_text, answer.language, answer.ai_model))
     for source in answer.quotes:
         blocks.append(DividerBlock())
         blocks.extend(_quote_blocks(source, t))
@@ -82,6 +84,29 @@ def answer_blocks(answer: Answer, answer_id: str | None, *, shareable: bool = Fa
     return blocks
 
 
+def ai_text_blocks(text: str, language: str, model: str, *, writing: bool = False) -> list[Block]:
+    """A language model's text, labelled as such above it (AI Act art. 50), apart from quotes."""
+    label = f"🤖 {escape(AI_LABEL.get(language, AI_LABEL['nl']))}"
+    if model:
+        label += f" · _{escape(model)}_"
+    blocks: list[Block] = [ContextBlock(elements=[MarkdownTextObject(text=label)])]
+    blocks.extend(SectionBlock(text=MarkdownTextObject(text=p)) for p in split(escape(text)) if p.strip())
+    if writing:
+        note = phrase("writing", language)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"_{escape(note)}_")]))
+    return blocks
+
+
+def working_blocks(language: str, text: str = "", model: str = "") -> list[Block]:
+    """The message shown while an answer is being written: first "searching", then the model's
+    sentences that passed the checks so far."""
+    t = labels(language)
+    head = SectionBlock(text=MarkdownTextObject(text=f"*{t['bot']}:* {escape(phrase('working', language))}"))
+    if not text:
+        return [head]
+    return [head, *ai_text_blocks(text, language, model, writing=True)]
+
+
 def _blockquote(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
 
@@ -95,7 +120,8 @@ def _quote_blocks(source: Source, t: dict[str, str]) -> list[Block]:
         credit.append(escape(source.attribution))
     if source.licence:
         credit.append(link(source.licence_url, source.licence))
-    context = f"{t['quote_from']} " + " · ".join(credit)
+    number = f"*[{source.ref}]* " if source.ref else ""  # what the AI text cites it by
+    context = f"{number}{t['quote_from']} " + " · ".join(credit)
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=context)]))
     return blocks
 
@@ -118,6 +144,8 @@ def _actions(answer_id: str, t: dict[str, str], shareable: bool) -> ActionsBlock
 def answer_fallback_text(answer: Answer) -> str:
     """The message's top-level ``text``: shown in notifications and to screen readers."""
     text = f"{labels(answer.language)['bot']}: {answer.framing}"
-    if answer.quotes:
+    if answer.ai_text:
+        text += f" [{AI_LABEL.get(answer.language, AI_LABEL['nl'])}] {answer.ai_text}"
+    elif answer.quotes:
         text += f" „{answer.quotes[0].quote}”"
     return escape(text)[:FALLBACK_LIMIT]

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.answering.phrases import phrase
-from bot.slack.blocks import answer_blocks, answer_fallback_text
+from bot.llm.prompts import Turn
+from bot.slack.blocks import answer_blocks, answer_fallback_text, working_blocks
 from bot.slack.deps import SlackDeps
-from bot.slack.posting import post_once
-from bot.slack.text import unescape
+from bot.slack.posting import METADATA_EVENT_TYPE, PostFailed, post_once
+from bot.slack.text import FALLBACK_LIMIT, unescape
 
 log = logging.getLogger(__name__)
 
@@ -31,22 +33,36 @@ def answer_in_thread(
     """Show that the bot is working, answer, store the answer, post it in the thread once.
 
     ``key`` names the question (its channel and ts): the post carries it, so a retry after a
-    dropped connection does not post the answer twice (``bot.slack.posting``)."""
+    dropped connection does not post the answer twice (``bot.slack.posting``). With a language
+    model, a "searching" message is posted first and updated in place as checked sentences
+    arrive (:class:`InPlace`)."""
     try:  # a visible "working on it"; cosmetic, so any failure is ignored
         client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status="is typing…")
     except (SlackApiError, OSError) as exc:
         log.debug("no status shown: %s", type(exc).__name__)
     english = deps.locales.prefers_english(client, user)
+    language = "en" if english else "nl"
     try:
         context = deps.records.first_question_in_thread(channel, thread_ts) or ""
+        history = [Turn(q, r) for q, r in deps.records.thread_turns(channel, thread_ts)]
     except SQLAlchemyError:
-        context = ""
+        context, history = "", []
+    live = None
+    if getattr(deps.answerer, "streams", False):
+        live = InPlace(client, key=key, channel=channel, thread_ts=thread_ts, language=language)
     try:
-        answer = deps.answerer.answer(strip_mentions(text), context=context, english=english)
+        if live is not None:
+            live.start()
+            answer = deps.answerer.answer(
+                strip_mentions(text), context=context, english=english, history=history, on_progress=live.show
+            )
+        else:
+            answer = deps.answerer.answer(strip_mentions(text), context=context, english=english)
     except Exception:  # never leave the asker without a word
         log.exception("answering failed")
-        apology = phrase("failed", "en" if english else "nl")
-        post_once(client, key=key, channel=channel, thread_ts=thread_ts, text=apology)
+        apology = phrase("failed", language)
+        if live is None or not live.finish(text=apology, blocks=None):
+            post_once(client, key=key, channel=channel, thread_ts=thread_ts, text=apology)
         return
     row = deps.records.answer_row(answer, user_id=user, channel_id=channel, thread_ts=thread_ts)
     try:
@@ -58,14 +74,67 @@ def answer_in_thread(
             log.warning("answer kept in the outbox until the database is back (%s)", type(exc).__name__)
         else:
             log.warning("answer not stored (%s)", type(exc).__name__)
-    post_once(
-        client,
-        key=key,
-        channel=channel,
-        thread_ts=thread_ts,
-        text=answer_fallback_text(answer),
-        blocks=[b.to_dict() for b in answer_blocks(answer, answer_id)],
-        unfurl_links=False,
-        unfurl_media=False,
-    )
-    log.info("answered", extra={"answer_id": answer_id, "answered": answer.answered})
+    message = {
+        "text": answer_fallback_text(answer),
+        "blocks": [b.to_dict() for b in answer_blocks(answer, answer_id)],
+    }
+    if live is None or not live.finish(**message):
+        # no language model, or the in-place message could not be updated: a message of its own
+        post_key = key if live is None else f"{key}:answer"
+        post_once(
+            client, key=post_key, channel=channel, thread_ts=thread_ts, unfurl_links=False,
+            unfurl_media=False, **message,
+        )
+    log.info("answered", extra={"answer_id": answer_id, "answered": answer.answered,
+                                "ai": bool(answer.ai_text)})
+
+
+class InPlace:
+    """One message that grows while a language model writes: posted at once ("searching…"),
+    updated with ``chat.update`` at most every ``interval`` seconds as checked sentences come in,
+    and replaced by the finished answer. Updates are idempotent, so Slack's retry handlers may
+    repeat them; the first post goes through ``post_once`` like every other post."""
+
+    def __init__(
+        self, client: WebClient, *, key: str, channel: str, thread_ts: str, language: str,
+        interval: float = 1.2, clock=time.monotonic,
+    ):
+        self.client, self.key, self.channel, self.thread_ts = client, key, channel, thread_ts
+        self.language, self.interval, self.clock = language, interval, clock
+        self.ts: str | None = None
+        self._last = float("-inf")
+        self.updates = 0
+
+    def start(self) -> None:
+        try:
+            self.ts = post_once(
+                self.client, key=self.key, channel=self.channel, thread_ts=self.thread_ts,
+                text=phrase("working", self.language),
+                blocks=[b.to_dict() for b in working_blocks(self.language)],
+            ) or None
+        except (SlackApiError, OSError, PostFailed) as exc:  # the answer will get its own message
+            log.warning("no placeholder posted (%s)", type(exc).__name__)
+
+    def show(self, text: str) -> None:
+        """Called with the model's checked sentences so far; updates when enough time passed."""
+        if self.ts is None or self.clock() - self._last < self.interval:
+            return
+        self._last = self.clock()
+        blocks = [b.to_dict() for b in working_blocks(self.language, text)]
+        self._update(text=f"{phrase('working', self.language)} {text}"[:FALLBACK_LIMIT], blocks=blocks)
+
+    def finish(self, *, text: str, blocks: list[dict] | None) -> bool:
+        """Replace the placeholder with the final message; False when there is none or it failed."""
+        return self.ts is not None and self._update(text=text, blocks=blocks or [])
+
+    def _update(self, *, text: str, blocks: list[dict]) -> bool:
+        try:
+            self.client.chat_update(
+                channel=self.channel, ts=self.ts, text=text, blocks=blocks,
+                metadata={"event_type": METADATA_EVENT_TYPE, "event_payload": {"key": self.key}},
+            )
+        except (SlackApiError, OSError) as exc:
+            log.warning("message not updated (%s)", type(exc).__name__)
+            return False
+        self.updates += 1
+        return True
