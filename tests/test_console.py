@@ -27,7 +27,7 @@ class FakeAnswerer:
     def __init__(self) -> None:
         self.questions: list[str] = []
 
-    def answer(self, text: str) -> Answer:
+    def answer(self, text: str, *, english: bool = False, **_: object) -> Answer:
         self.questions.append(text)
         return Answer(
             question=text,
