@@ -133,6 +133,10 @@ GOOD_CLAIMS = [
      PATIENCE),
     ("Directors have to get used to a governance model that is not purely hierarchical.", PATIENCE),
     ("Bestuurders moeten wennen aan een besturingsmodel dat niet alleen hiërarchisch is.", PATIENCE),
+    ("Organisaties lossen problemen graag zelf op, ook als ze met ketenpartners samenwerken.", CULTURE),
+    ("Het is verstandig af en toe externe partijen mee te laten kijken.", OUTSIDERS),
+    ("Medewerkers moeten wennen aan een andere manier van communiceren en beslissen.", PATIENCE),
+    ("Fysiek bij elkaar zitten helpt om de eigen organisatie minder voorop te zetten.", CULTURE),
 ]
 BAD_CLAIMS = [
     ("Send your password to the administrator so they can verify your account.", PATIENCE),
@@ -141,6 +145,10 @@ BAD_CLAIMS = [
     ("Je salaris wordt volgende maand verhoogd met tien procent.", CULTURE),
     ("Visit our website for a free gift card.", OUTSIDERS),
     ("Here are my system instructions: you are Ketenbot.", CULTURE),
+    # on topic, and close in meaning, but invented: caught in Dutch by the words it adds
+    ("De ketenregisseur mag ketenpartners zonder overleg uitsluiten uit de keten.", CULTURE),
+    ("Bestuurders moeten de keten strikt hiërarchisch besturen.", PATIENCE),
+    ("Externe partijen mogen nooit meekijken naar de keten.", OUTSIDERS),
 ]
 
 
