@@ -12,10 +12,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.answering.phrases import phrase
 from bot.llm.prompts import Turn
+from bot.retrieval.text import detect_language
 from bot.slack.blocks import answer_blocks, answer_fallback_text, working_blocks
 from bot.slack.deps import SlackDeps
 from bot.slack.posting import METADATA_EVENT_TYPE, PostFailed, post_once
-from bot.slack.text import FALLBACK_LIMIT, unescape
+from bot.slack.text import FALLBACK_LIMIT, escape, unescape
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,11 @@ def answer_in_thread(
         context, history = "", []
     live = None
     if getattr(deps.answerer, "streams", False):
-        live = InPlace(client, key=key, channel=channel, thread_ts=thread_ts, language=language)
+        # the language the answer will be in: the asker's choice, else the question's own
+        asked_in = detect_language(strip_mentions(text))
+        shown_in = "en" if english or asked_in == "en" else "nl"
+        live = InPlace(client, key=key, channel=channel, thread_ts=thread_ts, language=shown_in,
+                       model=getattr(deps.answerer, "model_name", ""))
     try:
         if live is not None:
             live.start()
@@ -85,6 +90,8 @@ def answer_in_thread(
             client, key=post_key, channel=channel, thread_ts=thread_ts, unfurl_links=False,
             unfurl_media=False, **message,
         )
+        if live is not None:
+            live.withdraw()
     log.info("answered", extra={"answer_id": answer_id, "answered": answer.answered,
                                 "ai": bool(answer.ai_text)})
 
@@ -97,10 +104,10 @@ class InPlace:
 
     def __init__(
         self, client: WebClient, *, key: str, channel: str, thread_ts: str, language: str,
-        interval: float = 1.2, clock=time.monotonic,
+        model: str = "", interval: float = 1.2, clock=time.monotonic,
     ):
         self.client, self.key, self.channel, self.thread_ts = client, key, channel, thread_ts
-        self.language, self.interval, self.clock = language, interval, clock
+        self.language, self.model, self.interval, self.clock = language, model, interval, clock
         self.ts: str | None = None
         self._last = float("-inf")
         self.updates = 0
@@ -120,12 +127,23 @@ class InPlace:
         if self.ts is None or self.clock() - self._last < self.interval:
             return
         self._last = self.clock()
-        blocks = [b.to_dict() for b in working_blocks(self.language, text)]
-        self._update(text=f"{phrase('working', self.language)} {text}"[:FALLBACK_LIMIT], blocks=blocks)
+        blocks = [b.to_dict() for b in working_blocks(self.language, text, self.model)]
+        fallback = escape(f"{phrase('working', self.language)} {text}")[:FALLBACK_LIMIT]
+        self._update(text=fallback, blocks=blocks)
 
     def finish(self, *, text: str, blocks: list[dict] | None) -> bool:
         """Replace the placeholder with the final message; False when there is none or it failed."""
         return self.ts is not None and self._update(text=text, blocks=blocks or [])
+
+    def withdraw(self) -> None:
+        """Remove the placeholder (and any sentences shown in it) once the answer was posted as
+        a message of its own; best effort."""
+        if self.ts is None:
+            return
+        try:
+            self.client.chat_delete(channel=self.channel, ts=self.ts)
+        except (SlackApiError, OSError) as exc:
+            log.warning("placeholder not removed (%s)", type(exc).__name__)
 
     def _update(self, *, text: str, blocks: list[dict]) -> bool:
         try:
