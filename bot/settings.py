@@ -97,7 +97,8 @@ class Settings:
 
 
 _TOKEN_PREFIX = re.compile(r"^(xox[a-z]-|xapp-)")
-_URL_PASSWORD = re.compile(r"(?<=:)[^:@/]*(?=@)")
+# from the first ":" of the userinfo to its "@": a password may itself hold ":"
+_URL_PASSWORD = re.compile(r"(?<=:)[^@/]*(?=@)")
 
 
 def _mask(secret: str) -> str:

@@ -313,3 +313,102 @@ def test_min_group_size_defaults_to_five_and_never_goes_below_three():
     for bad in ("2", "0", "vijf", "-5", "2.5"):
         with pytest.raises(SettingsError, match="MIN_GROUP_SIZE"):
             load_settings({"MIN_GROUP_SIZE": bad}, env_file=None)
+
+
+# --- optional language model (issue 7) ------------------------------------------------------
+
+LLM_KEY = "sk-proj-SECRETllmKEYpart-1234567890"
+LLM_URL_PASSWORD = "gw-Passw0rd-77"
+
+
+def test_without_llm_provider_no_language_model_is_configured():
+    s = load_settings({"LLM_MODEL": "llama3.1", "LLM_BASE_URL": "http://127.0.0.1:11434/v1"}, env_file=None)
+    assert s.llm_provider == "" and not s.llm_configured
+    assert load_settings({"LLM_PROVIDER": "  "}, env_file=None).llm_configured is False
+
+
+@pytest.mark.parametrize(
+    "raw, provider",
+    [("openai", "openai"), ("OpenAI", "openai"), (" ANTHROPIC ", "anthropic"), ("Anthropic", "anthropic")],
+)
+def test_known_llm_providers_are_accepted_case_insensitively(raw, provider):
+    s = load_settings({"LLM_PROVIDER": raw, "LLM_MODEL": "some-model"}, env_file=None)
+    assert s.llm_provider == provider and s.llm_configured and s.llm_model == "some-model"
+
+
+@pytest.mark.parametrize("raw", ["ollama", "azure", "open-ai", "gpt"])
+def test_unknown_llm_provider_names_the_choices(raw):
+    message = _error({"LLM_PROVIDER": raw, "LLM_MODEL": "m"})
+    assert "LLM_PROVIDER" in message and "'openai'" in message and "'anthropic'" in message
+    assert repr(raw.lower()) in message
+
+
+def test_llm_provider_without_a_model_is_an_error():
+    message = _error({"LLM_PROVIDER": "openai"})
+    assert "LLM_MODEL" in message
+    assert "LLM_MODEL" in _error({"LLM_PROVIDER": "anthropic", "LLM_MODEL": "   "})
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:11434/v1", "ftp://127.0.0.1/v1", "http://", "localhost", "ws://x:1/v1"])
+def test_bad_llm_base_url_is_an_error(url):
+    assert "LLM_BASE_URL" in _error({"LLM_PROVIDER": "openai", "LLM_MODEL": "m", "LLM_BASE_URL": url})
+
+
+def test_good_llm_base_urls_are_kept_as_given():
+    for url in ("http://127.0.0.1:11434/v1", "https://gateway.example/openai/v1"):
+        s = load_settings({"LLM_PROVIDER": "openai", "LLM_MODEL": "m", "LLM_BASE_URL": url}, env_file=None)
+        assert s.llm_base_url == url
+
+
+def test_llm_base_url_error_hides_its_password():
+    message = _error({"LLM_BASE_URL": f"gw:{LLM_URL_PASSWORD}@127.0.0.1:8080/v1"})
+    assert "LLM_BASE_URL" in message and LLM_URL_PASSWORD not in message
+
+
+@pytest.mark.parametrize("raw", ["soon", "20s", "0", "0.5", "-5", "301", "1000", "nan", "NaN", "inf", "-inf",
+                                 "1e400"])
+def test_bad_llm_timeout_is_an_error(raw):
+    message = _error({"LLM_TIMEOUT_S": raw})
+    assert "LLM_TIMEOUT_S" in message and "between 1 and 300" in message
+
+
+def test_llm_timeout_defaults_to_twenty_seconds_and_accepts_the_bounds():
+    assert load_settings({}, env_file=None).llm_timeout_s == 20.0
+    assert load_settings({"LLM_TIMEOUT_S": ""}, env_file=None).llm_timeout_s == 20.0
+    for raw, value in (("1", 1.0), ("1.5", 1.5), (" 45 ", 45.0), ("300", 300.0)):
+        assert load_settings({"LLM_TIMEOUT_S": raw}, env_file=None).llm_timeout_s == value
+
+
+def test_several_llm_errors_are_reported_together():
+    message = _error({"LLM_PROVIDER": "openai", "LLM_BASE_URL": "nope", "LLM_TIMEOUT_S": "nan"})
+    for name in ("LLM_MODEL", "LLM_BASE_URL", "LLM_TIMEOUT_S"):
+        assert name in message
+    assert message.count("\n- ") == 3
+
+
+def _llm_secret_settings(base_url: str) -> Settings:
+    return load_settings(
+        {"LLM_PROVIDER": "openai", "LLM_MODEL": "gpt-stub", "LLM_API_KEY": LLM_KEY, "LLM_BASE_URL": base_url},
+        env_file=None,
+    )
+
+
+@pytest.mark.parametrize("render", [repr, str, lambda s: f"{s!r}", lambda s: repr({"settings": s})])
+def test_repr_never_shows_the_llm_key_nor_the_base_url_password(render):
+    s = _llm_secret_settings(f"https://ketenbot:{LLM_URL_PASSWORD}@gateway.example/v1")
+    shown = render(s)
+    assert LLM_KEY not in shown and "SECRETllmKEY" not in shown and "1234567890" not in shown
+    assert LLM_URL_PASSWORD not in shown
+    assert "gateway.example" in shown and "gpt-stub" in shown and "openai" in shown  # still useful
+    assert s.llm_api_key == LLM_KEY and LLM_URL_PASSWORD in s.llm_base_url  # the real values stay
+
+
+def test_repr_shows_that_an_llm_key_is_set_but_none_of_its_characters():
+    shown = repr(_llm_secret_settings("http://127.0.0.1:11434/v1"))
+    assert "llm_api_key='***'" in shown
+    assert "llm_api_key=''" in repr(load_settings({}, env_file=None))
+
+
+def test_repr_hides_a_base_url_password_that_contains_a_colon():
+    shown = repr(_llm_secret_settings("https://ketenbot:first-half:second-half@gateway.example/v1"))
+    assert "first-half" not in shown and "second-half" not in shown

@@ -220,36 +220,52 @@ class LlmAnswerer:
         return text
 
     def _stream(self, messages: list[BaseMessage], deadline: float, timing: _Timing) -> Iterator[str]:
-        """The model's text piece by piece, from a worker thread, so a stalled connection
-        cannot hold the answer past ``deadline`` (the HTTP client's own time-out ends the thread)."""
+        """The model's text piece by piece, from a worker thread, so a stalled connection cannot
+        hold the answer past ``deadline``. When the caller stops reading (time-out, a rejected
+        sentence, an error), the worker stops too and closes the stream, which closes the
+        connection: an abandoned question does not keep the model busy."""
         pieces: queue.Queue = queue.Queue()
+        stop = threading.Event()
 
         def run() -> None:
+            stream = self.model.stream(messages)
             try:
-                for chunk in self.model.stream(messages):
+                for chunk in stream:
+                    if stop.is_set():
+                        return
                     pieces.put(("text", chunk.text))
                 pieces.put(("done", None))
             except BaseException as exc:  # handed to the waiting thread
                 pieces.put(("error", exc))
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    try:
+                        close()
+                    except Exception:  # closing a broken stream may fail; it is gone either way
+                        log.debug("stream not closed cleanly", exc_info=True)
 
         threading.Thread(target=run, name="llm-call", daemon=True).start()
-        while True:
-            remaining = deadline - self.clock()
-            if remaining <= 0:
-                raise LlmTimeout()
-            waited = self.clock()
-            try:
-                kind, value = pieces.get(timeout=remaining)
-            except queue.Empty:
+        try:
+            while True:
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    raise LlmTimeout()
+                waited = self.clock()
+                try:
+                    kind, value = pieces.get(timeout=remaining)
+                except queue.Empty:
+                    timing.model_s += self.clock() - waited
+                    raise LlmTimeout() from None
                 timing.model_s += self.clock() - waited
-                raise LlmTimeout() from None
-            timing.model_s += self.clock() - waited
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value
-            if value:
-                yield value
+                if kind == "done":
+                    return
+                if kind == "error":
+                    raise value
+                if value:
+                    yield value
+        finally:
+            stop.set()
 
     def _rules(self, question: Question, passages: list[Passage]) -> Rules:
         return Rules(
