@@ -162,7 +162,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         locales=runner.messenger.locales,
     )
     app = create_app(settings, deps, client)
-    runner.start(every_seconds=60)  # planned rounds, reminders, closing: every minute
+    runner.start(every_seconds=settings.due_interval_s)  # planned rounds, reminders, closing, purge
     import gc
 
     gc.freeze()  # the start-up objects (index, models) need no scanning by every full collection

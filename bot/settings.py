@@ -55,6 +55,10 @@ class Settings:
     llm_base_url: str = ""
     llm_api_key: str = field(default="", repr=False)
     llm_timeout_s: float = 20.0
+    # Operations and privacy (issue 8)
+    retention_days: int = 730  # records older than this are purged by the due-work runner; 0: never
+    log_format: str = "json"  # "json": one object per line, no message text; "text": for people
+    due_interval_s: int = 60  # how often each worker runs due work (planned rounds, reminders, purge)
 
     def __repr__(self) -> str:  # never show secrets, even in a traceback
         shown = {
@@ -76,6 +80,9 @@ class Settings:
             "llm_base_url": _mask_url(self.llm_base_url),
             "llm_api_key": _mask(self.llm_api_key),
             "llm_timeout_s": self.llm_timeout_s,
+            "retention_days": self.retention_days,
+            "log_format": self.log_format,
+            "due_interval_s": self.due_interval_s,
         }
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
@@ -209,6 +216,24 @@ def load_settings(
         )
         llm_timeout = 20.0
 
+    retention = get("RETENTION_DAYS", "730")
+    if not retention.isdigit() or int(retention) > 36500:
+        errors.append(
+            "RETENTION_DAYS must be a whole number of days (default 730; 0 keeps records forever), "
+            f"got {retention!r}."
+        )
+        retention = "730"
+    log_format = get("LOG_FORMAT", "json").lower()
+    if log_format not in ("json", "text"):
+        errors.append(f"LOG_FORMAT must be 'json' (one object per line) or 'text', got {log_format!r}.")
+        log_format = "json"
+    due_interval = get("DUE_INTERVAL_S", "60")
+    if not due_interval.isdigit() or not 1 <= int(due_interval) <= 3600:
+        errors.append(
+            f"DUE_INTERVAL_S must be whole seconds between 1 and 3600 (default 60), got {due_interval!r}."
+        )
+        due_interval = "60"
+
     if errors:
         raise SettingsError("Invalid configuration:\n- " + "\n- ".join(errors))
     return Settings(
@@ -230,6 +255,9 @@ def load_settings(
         llm_base_url=llm_base_url,
         llm_api_key=get("LLM_API_KEY"),
         llm_timeout_s=llm_timeout,
+        retention_days=int(retention),
+        log_format=log_format,
+        due_interval_s=int(due_interval),
     )
 
 
