@@ -143,7 +143,7 @@ def test_a_slow_rewrite_is_skipped_but_the_answer_still_written(core):
 
     w = writer(core, ScriptedChatModel(default=slow_rewrite), timeout_s=2.0)
     answer = w.answer(DUTCH)
-    assert answer.ai_text and w.outcomes["ai"] == 1
+    assert answer.ai_text and w.outcomes["ai"] == 1 and w.skipped_rewrites["timeout"] == 1
 
 
 def test_progress_shows_only_checked_sentences(core):

@@ -103,7 +103,9 @@ class LlmAnswerer:
         self.timeout_s = timeout_s
         self.observer = observer
         self.clock = clock
-        self.outcomes: Counter[str] = Counter()  # "ai", "not_covered", "fallback:<reason>", ...
+        # one per answer: "ai", "not_covered", "model_not_covered" or "fallback:<reason>"
+        self.outcomes: Counter[str] = Counter()
+        self.skipped_rewrites: Counter[str] = Counter()  # "timeout" or "error:<type>"
         self._lock = threading.Lock()
 
     # -- the one public call -----------------------------------------------------------------
@@ -179,12 +181,18 @@ class LlmAnswerer:
         try:
             text = "".join(self._stream(messages, budget, timing))
         except LlmTimeout:
+            self._skipped("timeout")
             log.info("query rewrite skipped: the model was too slow")
             return []
         except Exception as exc:
+            self._skipped(f"error:{type(exc).__name__}")
             log.info("query rewrite skipped (%s)", type(exc).__name__)
             return []
         return parse_queries(text, question.text)
+
+    def _skipped(self, why: str) -> None:
+        with self._lock:
+            self.skipped_rewrites[why] += 1
 
     def _write(
         self,
