@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
@@ -33,6 +36,8 @@ HELP = """\
 - 'tip': een tip over ketensturing, in Ketenbots eigen woorden, met het citaat waarop hij rust.
 - 'english' of 'engels': Ketenbot's eigen woorden in het Engels; 'nederlands' zet ze terug.
   Citaten uit de handreiking blijven altijd Nederlands.
+- 'mijn-gegevens' [map of bestand.json]: alles wat Ketenbot over je bewaart (hier: je check-ins in
+  de oefenketen) als JSON-bestand; Ketenbot zegt waar het staat.
 - 'stop' (of Ctrl-D) sluit de console af.
 """
 HELP_EN = """\
@@ -47,6 +52,8 @@ HELP_EN = """\
 - 'tip': a coaching tip in Ketenbot's own words, with the quote it rests on.
 - 'nederlands' or 'dutch': Ketenbot's own words in Dutch again; 'english' switches to English.
   Quotes from the guidance always stay Dutch.
+- 'my-data' [folder or file.json]: everything Ketenbot keeps about you (here: your check-ins in the
+  practice chain) as a JSON file; Ketenbot says where it is.
 - 'stop' (or Ctrl-D) closes the console.
 """
 STOP_WORDS = {"stop", "exit", "quit", "/stop", "/exit", "/quit", "doei"}
@@ -68,6 +75,67 @@ CHECKIN_USAGE = {
     "en": "Ketenbot: In the console you can type 'checkin' (fill in or change) and 'checkin results'.",
 }
 GOODBYE = {"nl": "Tot ziens.", "en": "Goodbye. Tot ziens."}
+MY_DATA_WORDS = {"mijn-gegevens", "mijngegevens", "mijn_gegevens", "my-data", "mydata", "my_data"}
+MY_DATA = {
+    "nl": {
+        "written": "Ketenbot: Je gegevens staan in {path} ({n} regels). Bovenaan het bestand staat wat elk "
+        "deel is.",
+        "unavailable": "Ketenbot: Je gegevens kunnen nu niet worden opgehaald: de opslag is niet "
+        "bereikbaar (zie DATABASE_URL). Er is niets geschreven.",
+        "not_written": "Ketenbot: Het bestand kon niet worden geschreven in {path} ({error}); kies een "
+        "andere plek, bijvoorbeeld 'mijn-gegevens ~/Documenten'.",
+    },
+    "en": {
+        "written": "Ketenbot: Your data is in {path} ({n} entries). The top of the file explains each part.",
+        "unavailable": "Ketenbot: Your data cannot be fetched now: storage cannot be reached (see "
+        "DATABASE_URL). Nothing was written.",
+        "not_written": "Ketenbot: The file could not be written to {path} ({error}); choose another place, "
+        "e.g. 'my-data ~/Documents'.",
+    },
+}
+
+
+def _my_data_command(text: str) -> str | None:
+    """For 'mijn-gegevens [where]' (also 'mijn gegevens', 'my data'): where, "" for the default."""
+    words = text.split()
+    for size in (2, 1):
+        if len(words) >= size and "-".join(words[:size]).lower() in MY_DATA_WORDS:
+            return " ".join(words[size:])
+    return None
+
+
+def _write_my_data(
+    checkins: Checkins | None,
+    where: str,
+    folder: Path | None,
+    language: str,
+    clock: Callable[[], datetime] | None,
+) -> str:
+    """Write the console person's data (bot.privacy.export) to a file; what to tell them."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.checkins.console import USER_ID
+    from bot.privacy.export import collect, filename
+
+    t = MY_DATA[language]
+    if checkins is None:
+        return t["unavailable"]
+    now = (clock or (lambda: datetime.now(UTC)))()
+    try:
+        data = collect(checkins.engine, USER_ID, now=now)
+    except SQLAlchemyError:
+        return t["unavailable"]
+    chosen = Path(where).expanduser() if where else (folder or Path.cwd())
+    target = chosen if chosen.suffix.lower() == ".json" else chosen / filename(USER_ID, now)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # personal data: only you
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        return t["not_written"].format(path=target, error=exc.strerror or type(exc).__name__)
+    return t["written"].format(path=target.resolve(), n=sum(data["about"]["counts"].values()))
 
 
 def _checkin_command(text: str) -> str | None:
@@ -92,11 +160,14 @@ def chat(
     zone: ZoneInfo | None = None,
     clock: Callable[[], datetime] | None = None,
     content: CheckinContent | None = None,
+    export_dir: Path | None = None,
 ) -> int:
     """Answer questions from ``stdin`` until 'stop' or end of input.
 
     With ``checkins`` (the records database's check-in store) 'checkin' runs the weekly check-in
     as a dialogue and 'checkin uitslag' shows the round's summary (see bot.checkins.console).
+    'mijn-gegevens' writes the console person's data as JSON to ``export_dir`` (default: the
+    working folder) or to the folder or ``.json`` file named after it.
     """
     interactive = stdin.isatty()
     language = "nl"
@@ -144,6 +215,10 @@ def chat(
         if lowered in LANGUAGE_WORDS:
             language = LANGUAGE_WORDS[lowered]
             write(SWITCHED[language] + "\n")
+            continue
+        where = _my_data_command(text)
+        if where is not None:
+            write(_write_my_data(checkins, where, export_dir, language, clock) + "\n")
             continue
         command = _checkin_command(text)
         if command is not None:

@@ -59,6 +59,7 @@ class DueReport:
     deferred: int = 0  # DMs held back: holiday, quiet hours or absence
     already_sent: int = 0  # found sent by another runner; only its bookkeeping was done here
     nudges: int = 0  # coaching tips sent (scheduled and contextual)
+    purged: int = 0  # records older than RETENTION_DAYS deleted (at most one purge a day)
     last_was_old: bool = field(default=False, repr=False)
     failed: int = 0
     errors: list[str] = field(default_factory=list)
@@ -85,7 +86,11 @@ def run_due(
     min_group: int,
     nudges=None,
     reports=None,  # noqa: ANN001 - bot.nudges.schedule.Nudges, something with .engine/.min_group
+    retention_days: int = 0,
+    outbox=None,  # noqa: ANN001 - bot.records.outbox.Outbox: its old answers are purged too
 ) -> DueReport:
+    """Do what is due at ``now``. ``retention_days`` > 0: once a day (per database, whatever the
+    number of runners) records older than that are purged (``bot.privacy.retention``)."""
     report = DueReport()
     working = next_working_moment(now, zone) <= now  # DMs only on working days, in working hours
     _close_for_planned(store, now)
@@ -116,6 +121,16 @@ def run_due(
             run_nudges(store, nudges, messenger, reports, now=now, zone=zone, report=report, deliver=_deliver)
         except Exception as exc:  # nudges never hold up check-ins
             log.exception("nudges failed")
+            report.failed += 1
+            report.errors.append(type(exc).__name__)
+    if retention_days > 0:
+        from bot.privacy.retention import run_retention
+
+        try:
+            purged = run_retention(store, retention_days=retention_days, now=now, zone=zone, outbox=outbox)
+            report.purged += sum(purged.values()) if purged else 0
+        except Exception as exc:  # the purge never holds up check-ins; tried again after its lease
+            log.error("retention purge failed (%s)", type(exc).__name__)  # no traceback: it may hold ids
             report.failed += 1
             report.errors.append(type(exc).__name__)
     return report

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from bot.settings import Settings
 from bot.slack.client import make_client
 from bot.slack.deps import SlackDeps
-from bot.slack.listeners import actions, checkins, commands, events
+from bot.slack.listeners import actions, checkins, commands, events, privacy
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,6 @@ def create_app(settings: Settings, deps: SlackDeps, client: WebClient | None = N
         ignoring_self_events_enabled=True,
         logger=log,
     )
-    for module in (events, actions, commands, checkins):
+    for module in (events, actions, commands, checkins, privacy):
         module.register(app, deps)
     return app

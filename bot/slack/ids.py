@@ -8,3 +8,6 @@ ANSWER_ACTIONS_BLOCK = "answer_actions"
 FEEDBACK_REASON_VIEW = "feedback_reason"
 FEEDBACK_REASON_BLOCK = "feedback_reason_block"
 FEEDBACK_REASON_INPUT = "feedback_reason_input"
+PRIVACY_FORGET_CONFIRM = "privacy_forget_confirm"  # /keten vergeet-mij: yes, erase everything
+PRIVACY_FORGET_CANCEL = "privacy_forget_cancel"
+PRIVACY_FORGET_BLOCK = "privacy_forget_actions"

@@ -13,7 +13,7 @@ from bot.checkins.messages import say
 from bot.checkins.service import CheckinService
 from bot.slack.blocks import answer_blocks, answer_fallback_text
 from bot.slack.deps import SlackDeps
-from bot.slack.listeners import reports
+from bot.slack.listeners import privacy, reports
 from bot.slack.replies import strip_mentions
 
 log = logging.getLogger(__name__)
@@ -23,10 +23,14 @@ HELP = {
     "met een knop om het in het kanaal te delen. Noem *@Ketenbot* in een kanaal of stuur een "
     "direct bericht voor een antwoord in de thread; vervolgvragen in die thread hoeven Ketenbot "
     "niet opnieuw te noemen. `/keten help` toont dit overzicht.\n"
+    "Je gegevens: `/keten mijn-gegevens` stuurt alles wat Ketenbot over je bewaart als bestand naar je DM; "
+    "`/keten vergeet-mij` wist het (na een bevestiging).\n"
     "_English: `/keten ask <question>`; the quotes stay Dutch, the bot's own words follow your language._",
     "en": "*Ketenbot* — `/keten ask <question>`: an answer only you see, with a button to share it in the "
     "channel. Mention *@Ketenbot* in a channel or send a direct message for an answer in the thread; "
     "follow-up questions in that thread need no new mention. `/keten help` shows this overview. "
+    "Your data: `/keten my-data` sends everything Ketenbot keeps about you to your DM as a file; "
+    "`/keten forget-me` erases it (after you confirm). "
     "The quotes from the guidance stay Dutch; the bot's own words follow your language.",
 }
 ASK_WORDS = {"vraag", "ask"}
@@ -56,6 +60,9 @@ def register(app: App, deps: SlackDeps) -> None:
         first, _, rest = text.partition(" ")
         if not text or first.lower() in HELP_WORDS:
             respond(text=help_text(language), response_type="ephemeral")
+            return
+        if (kind := privacy.command(text)) is not None:  # mijn-gegevens, vergeet-mij
+            respond(**privacy.handle(deps, client, user, kind, language), response_type="ephemeral")
             return
         if first.lower() == "tip" and not rest:
             respond(**_tip(deps, command.get("channel_id") or "", language), response_type="ephemeral")
