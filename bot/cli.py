@@ -80,6 +80,7 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
         checkins=_console_checkins(settings),
         min_group=settings.min_group_size,
         zone=settings.zone,
+        export_dir=settings.data_dir,
     )
 
 
@@ -167,10 +168,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     gc.freeze()  # the start-up objects (index, models) need no scanning by every full collection
     if args.http:
+        from bot.ops.health import readiness
         from bot.slack.http import serve
 
         print(f"Ketenbot listens for Slack on http://{args.host}:{args.port}/slack/events", file=sys.stderr)
-        serve(app, args.host, args.port)
+        serve(app, args.host, args.port, health=readiness(engine, core.store, core.search))
         return 0
     # slack_sdk's builtin client. Known: after Slack asks for a refresh it reads the new connection only
     # when its blocking read on the old one times out (3 s), so that first envelope is acked ~3.1 s late
@@ -187,6 +189,7 @@ def _checkins(settings: Settings, engine, client):  # noqa: ANN001, ANN202 - eng
     from bot.checkins.runner import DueRunner
     from bot.checkins.service import CheckinService
     from bot.checkins.store import Checkins
+    from bot.records.outbox import Outbox
     from bot.records.store import Records
     from bot.slack.locales import UserLocales
     from bot.slack.messenger import SlackMessenger
@@ -214,6 +217,8 @@ def _checkins(settings: Settings, engine, client):  # noqa: ANN001, ANN202 - eng
         min_group=settings.min_group_size,
         nudges=nudges,
         reports=SimpleNamespace(engine=engine, min_group=settings.min_group_size),
+        retention_days=settings.retention_days,
+        outbox=Outbox(settings.data_dir / "outbox.jsonl"),
     )
     return service, runner
 
@@ -369,17 +374,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bot.ops.logs import configure_logging, settings_secrets
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = logging.INFO if args.verbose else logging.WARNING
+    configure_logging("text", level)  # until the settings say which format
     _quiet_libraries()
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"ketenbot: {exc}\nSee .env.example for every setting.", file=sys.stderr)
         return EXIT_CONFIG
+    configure_logging(settings.log_format, level, secrets=settings_secrets(settings))
     try:
         return args.func(settings, args)
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ from bot.index.store import GuidanceStore, open_store
 from bot.llm.prompts import load_prompts
 from bot.llm.providers import make_chat_model
 from bot.llm.writer import LlmAnswerer
+from bot.ops.metrics import observe_llm
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.hybrid import GuidanceSearch, RetrievalParams
 from bot.settings import Settings
@@ -61,5 +62,5 @@ def make_answerer(settings: Settings, base: Answerer, model=None) -> Answerer | 
     log.info("answers written by %s (%s), checked against quotes", settings.llm_model, settings.llm_provider)
     return LlmAnswerer(
         base, model, load_prompts(), model_name=settings.llm_model or "model",
-        timeout_s=settings.llm_timeout_s,
+        timeout_s=settings.llm_timeout_s, observer=observe_llm,
     )

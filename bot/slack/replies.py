@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.answering.phrases import phrase
 from bot.llm.prompts import Turn
+from bot.ops import metrics
 from bot.retrieval.text import detect_language
 from bot.slack.blocks import answer_blocks, answer_fallback_text, working_blocks
 from bot.slack.deps import SlackDeps
@@ -37,6 +38,7 @@ def answer_in_thread(
     dropped connection does not post the answer twice (``bot.slack.posting``). With a language
     model, a "searching" message is posted first and updated in place as checked sentences
     arrive (:class:`InPlace`)."""
+    started = time.monotonic()
     try:  # a visible "working on it"; cosmetic, so any failure is ignored
         client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status="is typing…")
     except (SlackApiError, OSError) as exc:
@@ -65,6 +67,7 @@ def answer_in_thread(
             answer = deps.answerer.answer(strip_mentions(text), context=context, english=english)
     except Exception:  # never leave the asker without a word
         log.exception("answering failed")
+        metrics.record_error("answer")
         apology = phrase("failed", language)
         if live is None or not live.finish(text=apology, blocks=None):
             post_once(client, key=key, channel=channel, thread_ts=thread_ts, text=apology)
@@ -74,6 +77,7 @@ def answer_in_thread(
         answer_id = deps.records.insert_answer(row)
     except SQLAlchemyError as exc:  # answer anyway; without a stored answer there is no feedback
         answer_id = None
+        metrics.record_error("answer_store")
         if deps.outbox is not None:
             deps.outbox.add("answer", row)
             log.warning("answer kept in the outbox until the database is back (%s)", type(exc).__name__)
@@ -92,6 +96,7 @@ def answer_in_thread(
         )
         if live is not None:
             live.withdraw()
+    metrics.observe_answer(answer, time.monotonic() - started)
     log.info("answered", extra={"answer_id": answer_id, "answered": answer.answered,
                                 "ai": bool(answer.ai_text)})
 

@@ -1,0 +1,1 @@
+"""Operations: metrics (``/metrics``), readiness (``/healthz``) and structured, redacted logs."""
