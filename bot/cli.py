@@ -125,11 +125,15 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    from datetime import timedelta
+
     from bot.records.db import make_engine, migrate
     from bot.records.outbox import Outbox
+    from bot.records.pending import PendingQuestions
     from bot.records.store import Records
     from bot.slack.app import create_app, make_client
     from bot.slack.deps import SlackDeps
+    from bot.slack.pending import PendingSweep
 
     problem = _slack_problem(make_client(settings), settings.slack_api_url)
     if problem:  # before loading anything: a wrong token or no route to Slack is said at once
@@ -161,8 +165,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         due=runner,
         reports=reports,
         locales=runner.messenger.locales,
+        pending=PendingQuestions(engine),
     )
     app = create_app(settings, deps, client)
+    # questions a killed worker left unanswered: taken over once they are older than any answer takes
+    stale_after = timedelta(seconds=max(60.0, settings.llm_timeout_s + 45))
+    PendingSweep(deps, client, stale_after=stale_after, every_s=settings.due_interval_s).start()
     runner.start(every_seconds=settings.due_interval_s)  # planned rounds, reminders, closing, purge
     import gc
 

@@ -23,6 +23,7 @@ from bot.privacy.export import collect, export_json
 from bot.privacy.places import ERASED, KEYED, KINDS, PLACES
 from bot.privacy.retention import BOOKKEEPING_MIN, purge, run_retention
 from bot.records.outbox import Outbox
+from bot.records.pending import PendingQuestions
 from bot.records.schema import (
     absences,
     answers,
@@ -104,6 +105,11 @@ def seed(engine, outbox: Outbox | None = None) -> dict:
         "msg:C0CHAIN0B:3.000300",
     ):
         records.claim_event(key)
+    # a question claimed and not answered yet (a worker died): USER's in their DM, OTHER's
+    pending = PendingQuestions(engine, clock=lambda: at)
+    pending.claim(f"msg:{DM}:6.000600", channel_id=DM, thread_ts="6.000600", user_id=USER,
+                  text=f"Nog open {TEXT}")
+    pending.claim("msg:C0X:7.7", channel_id="C0X", thread_ts="7.7", user_id=OTHER, text=f"Open {OTHER_TEXT}")
     records.set_language(USER, "en")
     records.set_language(OTHER, "nl")
     # roles, chains, members
@@ -254,7 +260,8 @@ def test_the_export_holds_every_row_of_the_person_and_nothing_of_others(engine, 
         kind in data["readme"]["nl"] and kind in data["readme"]["en"] for kind in data["about"]["counts"]
     )
     expected = {kind: len(rows) for kind, rows in rows_of(engine, USER).items()}
-    expected.update(deliveries=2, message_receipts=3, outbox=2)  # invite+remind; DM x2 + thread; answer+event
+    # invite+remind; DM x2 + thread + the pending DM question; answer+event
+    expected.update(deliveries=2, message_receipts=4, outbox=2)
     assert data["about"]["counts"] == expected
     assert all(len(data[kind]) == n for kind, n in expected.items())
     assert {a["id"] for a in data["answers"]} == {ids["dm"], ids["slash"], ids["thread"]}
@@ -300,7 +307,7 @@ def test_erasure_leaves_nothing_of_the_person_anywhere_and_others_untouched(engi
 
     assert result.counts == expected and result.total > 20
     assert result.counts["answers"] == 3 and result.counts["feedback_on_your_answers"] == 1
-    assert result.counts["outbox"] == 2 and result.counts["message_receipts"] == 3
+    assert result.counts["outbox"] == 2 and result.counts["message_receipts"] == 4
     assert result.chains == ["Keten A"]
     for needle in (USER, DM, TEXT):
         assert cells_holding(engine, needle) == {}, needle
@@ -476,6 +483,7 @@ def test_the_purge_deletes_what_is_older_than_the_retention_period_per_table(eng
         "report_views": 1,
         "processed_events": 1,
         "absences": 1,
+        "pending_questions": 0,  # 3 days old: within the 8 days bookkeeping rows are kept
         "deliveries": 4,
         "nudges_sent": 1,
         "outbox": 1,

@@ -54,6 +54,8 @@ README = {
         "roles": "Je rollen (ketenmanager, coördinator): wie ze gaf en wanneer.",
         "chain_members": "Waar een ketenmanager je aan een keten toevoegde of je eruit liet.",
         "report_views": "Welke rapporten je bekeek (wie, wanneer, welke ketens en weken; nooit de cijfers).",
+        "pending_questions": "Vragen die je stelde en die nog beantwoord worden (normaal een paar seconden; "
+        "blijft er een staan, dan beantwoordt een andere server hem).",
         "chains_managed": "De ketens waarvan je ketenmanager bent, met de instellingen van de tips en de "
         "tips die na een check-in naar de ketenmanager gingen.",
         "roles_granted": "Rollen die jij aan anderen gaf.",
@@ -81,6 +83,8 @@ README = {
         "roles": "Your roles (chain manager, coordinator): who gave them and when.",
         "chain_members": "Where a chain manager added you to a chain or left you out.",
         "report_views": "Which reports you looked at (who, when, which chains and weeks; never the figures).",
+        "pending_questions": "Questions you asked that are still being answered (normally for seconds; "
+        "if one is left, another server answers it).",
         "chains_managed": "The chains you manage, with their tip settings and the tips sent to the "
         "chain manager after a check-in.",
         "roles_granted": "Roles you gave to others.",
@@ -141,7 +145,7 @@ def collect(
             .where(participants.c.user_id == user_id)
             .order_by(rounds.c.opened_at)
         )
-        for kind in ("absences", "preferences", "roles"):
+        for kind in ("absences", "preferences", "roles", "pending_questions"):
             place = by[kind]
             parts[kind] = rows(select(place.table).where(place.column == user_id))
         parts["chain_members"] = rows(

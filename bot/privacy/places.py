@@ -15,6 +15,7 @@ preferences               preferences         the chosen language               
 roles                     roles.user_id       roles held                                 delete
 chain_members             chain_members       added to / left out of a chain             delete
 report_views              report_views        reports looked at                          delete
+pending_questions         pending_questions   questions received, not yet answered       delete
 chains_managed            chains.manager_id   chains this person manages                 replace
 roles_granted             roles.granted_by    roles this person gave others              replace
 member_changes            chain_members       participants this person added or left out replace
@@ -56,6 +57,7 @@ from bot.records.schema import (
     deliveries,
     feedback,
     participants,
+    pending_questions,
     preferences,
     processed_events,
     report_views,
@@ -93,6 +95,7 @@ PLACES: tuple[Place, ...] = (
     Place("roles", roles, "user_id", DELETE),
     Place("chain_members", chain_members, "user_id", DELETE),
     Place("report_views", report_views, "user_id", DELETE),
+    Place("pending_questions", pending_questions, "user_id", DELETE),
     Place("chains_managed", chains, "manager_id", REPLACE),
     Place("roles_granted", roles, "granted_by", REPLACE),
     Place("member_changes", chain_members, "changed_by", REPLACE),

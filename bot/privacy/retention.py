@@ -18,6 +18,8 @@ per table:
 - ``report_views``: viewed (``viewed_at``) before the cutoff.
 - ``processed_events``: received (``received_at``) before the cutoff.
 - ``absences``: ended (``until``) before the cutoff's date.
+- ``pending_questions``: received before the cutoff (and at least 8 days ago, like the
+  bookkeeping rows); normally a row lives seconds, so what is left failed every attempt.
 - ``deliveries``: sent (``sent_at``) before the cutoff; a claim never sent: claimed
   (``claimed_at``) before the cutoff. A claim released after a failed send (its ``claimed_at`` is
   set to 2000-01-01 so the next run retries it at once) goes only when the round it is for has
@@ -51,6 +53,7 @@ from bot.records.schema import (
     feedback,
     nudges_sent,
     participants,
+    pending_questions,
     processed_events,
     report_views,
     rounds,
@@ -73,6 +76,7 @@ PURGED = (
     "report_views",
     "processed_events",
     "absences",
+    "pending_questions",
     "deliveries",
     "nudges_sent",
     "outbox",
@@ -126,6 +130,12 @@ def purge(
             processed_events.c.received_at < cutoff,
         ),
         ("absences", absences, absences.c.user_id, absences.c.until < cutoff.date()),
+        (
+            "pending_questions",
+            pending_questions,
+            pending_questions.c.key,
+            pending_questions.c.received_at < kept_until,
+        ),
         ("nudges_sent", nudges_sent, nudges_sent.c.key, nudges_sent.c.sent_at < kept_until),
         (
             "deliveries",

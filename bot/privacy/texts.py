@@ -12,6 +12,7 @@ LABELS: dict[str, dict[str, str]] = {
     "roles": {"nl": "rollen", "en": "roles"},
     "chain_members": {"nl": "toevoegingen aan of uitsluitingen van een keten", "en": "chain list changes"},
     "report_views": {"nl": "bekeken rapporten", "en": "report views"},
+    "pending_questions": {"nl": "vragen die nog beantwoord worden", "en": "questions still being answered"},
     "chains_managed": {
         "nl": "ketens waarvan je ketenmanager was (je naam is eruit gehaald)",
         "en": "chains you managed (your name was taken out)",

@@ -218,3 +218,19 @@ nudges_sent = Table(
     Column("kind", String(12), nullable=False),  # "scheduled" | "contextual"
     Column("sent_at", DateTime(timezone=True), nullable=False),
 )
+
+
+# A question claimed by a worker and not yet answered (issue 8). Slack got its ack at once, so it
+# will not send the event again: if that worker dies, another one finds the row here and answers.
+pending_questions = Table(
+    "pending_questions",
+    metadata,
+    Column("key", String(120), primary_key=True),  # "msg:<channel>:<ts>", as in processed_events
+    Column("channel_id", String(32), nullable=False),
+    Column("thread_ts", String(32), nullable=False),
+    Column("user_id", String(32), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, server_default="1"),
+)

@@ -10,6 +10,7 @@ from bot.answering.compose import Answerer
 from bot.checkins.runner import DueRunner
 from bot.checkins.service import CheckinService
 from bot.records.outbox import Outbox
+from bot.records.pending import PendingQuestions
 from bot.records.store import Records, utcnow
 from bot.reports.service import ReportService
 from bot.slack.locales import UserLocales
@@ -28,3 +29,5 @@ class SlackDeps:
     due: DueRunner | None = None  # scheduled work, run at once after a command changed something
     reports: ReportService | None = None  # aggregated reports, export and the App Home dashboard
     clock: Callable[[], datetime] = utcnow  # "now" for check-ins (tests pass a fixed one)
+    # questions claimed and not yet answered, so another worker can finish them (issue 8)
+    pending: PendingQuestions | None = None

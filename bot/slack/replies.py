@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import uuid
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -30,14 +31,17 @@ def strip_mentions(text: str) -> str:
 
 
 def answer_in_thread(
-    deps: SlackDeps, client: WebClient, *, key: str, channel: str, thread_ts: str, user: str, text: str
+    deps: SlackDeps, client: WebClient, *, key: str, channel: str, thread_ts: str, user: str, text: str,
+    resumed: bool = False,
 ) -> None:
     """Show that the bot is working, answer, store the answer, post it in the thread once.
 
     ``key`` names the question (its channel and ts): the post carries it, so a retry after a
     dropped connection does not post the answer twice (``bot.slack.posting``). With a language
     model, a "searching" message is posted first and updated in place as checked sentences
-    arrive (:class:`InPlace`)."""
+    arrive (:class:`InPlace`). ``resumed``: another worker claimed this question and did not
+    finish (``bot.records.pending``); whatever it did post is looked for first, and the stored
+    answer keeps the id derived from ``key``, so nothing is posted or stored twice."""
     started = time.monotonic()
     try:  # a visible "working on it"; cosmetic, so any failure is ignored
         client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status="is typing…")
@@ -56,7 +60,7 @@ def answer_in_thread(
         asked_in = detect_language(strip_mentions(text))
         shown_in = "en" if english or asked_in == "en" else "nl"
         live = InPlace(client, key=key, channel=channel, thread_ts=thread_ts, language=shown_in,
-                       model=getattr(deps.answerer, "model_name", ""))
+                       model=getattr(deps.answerer, "model_name", ""), check_first=resumed)
     try:
         if live is not None:
             live.start()
@@ -70,9 +74,12 @@ def answer_in_thread(
         metrics.record_error("answer")
         apology = phrase("failed", language)
         if live is None or not live.finish(text=apology, blocks=None):
-            post_once(client, key=key, channel=channel, thread_ts=thread_ts, text=apology)
+            post_once(client, key=key, channel=channel, thread_ts=thread_ts, text=apology,
+                      check_first=resumed)
+        _done(deps, key)
         return
     row = deps.records.answer_row(answer, user_id=user, channel_id=channel, thread_ts=thread_ts)
+    row["id"] = answer_id_for(key)  # the same question always gets the same id: stored once
     try:
         answer_id = deps.records.insert_answer(row)
     except SQLAlchemyError as exc:  # answer anyway; without a stored answer there is no feedback
@@ -92,13 +99,32 @@ def answer_in_thread(
         post_key = key if live is None else f"{key}:answer"
         post_once(
             client, key=post_key, channel=channel, thread_ts=thread_ts, unfurl_links=False,
-            unfurl_media=False, **message,
+            unfurl_media=False, check_first=resumed, **message,
         )
         if live is not None:
             live.withdraw()
+    _done(deps, key)
     metrics.observe_answer(answer, time.monotonic() - started)
     log.info("answered", extra={"answer_id": answer_id, "answered": answer.answered,
                                 "ai": bool(answer.ai_text)})
+
+
+def answer_id_for(key: str) -> str:
+    """The stored answer's id for the question ``key`` ("msg:<channel>:<ts>")."""
+    return str(uuid.uuid5(_ANSWER_IDS, key))
+
+
+_ANSWER_IDS = uuid.UUID("6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f")
+
+
+def _done(deps: SlackDeps, key: str) -> None:
+    """The question is answered: no other worker needs to pick it up."""
+    if deps.pending is None:
+        return
+    try:
+        deps.pending.done(key)
+    except SQLAlchemyError as exc:  # the sweep finds it later; post_once then sees it was answered
+        log.warning("answered question not cleared (%s)", type(exc).__name__)
 
 
 class InPlace:
@@ -109,10 +135,11 @@ class InPlace:
 
     def __init__(
         self, client: WebClient, *, key: str, channel: str, thread_ts: str, language: str,
-        model: str = "", interval: float = 1.2, clock=time.monotonic,
+        model: str = "", interval: float = 1.2, clock=time.monotonic, check_first: bool = False,
     ):
         self.client, self.key, self.channel, self.thread_ts = client, key, channel, thread_ts
         self.language, self.model, self.interval, self.clock = language, model, interval, clock
+        self.check_first = check_first
         self.ts: str | None = None
         self._last = float("-inf")
         self.updates = 0
@@ -122,7 +149,7 @@ class InPlace:
             self.ts = post_once(
                 self.client, key=self.key, channel=self.channel, thread_ts=self.thread_ts,
                 text=phrase("working", self.language),
-                blocks=[b.to_dict() for b in working_blocks(self.language)],
+                blocks=[b.to_dict() for b in working_blocks(self.language)], check_first=self.check_first,
             ) or None
         except (SlackApiError, OSError, PostFailed) as exc:  # the answer will get its own message
             log.warning("no placeholder posted (%s)", type(exc).__name__)

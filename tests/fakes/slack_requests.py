@@ -86,7 +86,7 @@ def sqlite_records(folder: Path) -> Records:
     return Records(engine)
 
 
-def app_against(fake: FakeSlack, answerer, records, *, handoff: str = "", outbox=None) -> App:  # noqa: ANN001
+def app_against(fake: FakeSlack, answerer, records, *, handoff: str = "", outbox=None, pending=None) -> App:  # noqa: ANN001
     """The real Bolt app, its Web API client pointed at ``fake``, verifying with ``SECRET``."""
     settings = load_settings(
         {"SLACK_BOT_TOKEN": fake.token, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.base_url},
@@ -94,5 +94,8 @@ def app_against(fake: FakeSlack, answerer, records, *, handoff: str = "", outbox
     )
     locales = UserLocales(lookup=getattr(records, "language_of", None))
     return create_app(
-        settings, SlackDeps(answerer, records, handoff_channel=handoff, outbox=outbox, locales=locales)
+        settings,
+        SlackDeps(
+            answerer, records, handoff_channel=handoff, outbox=outbox, locales=locales, pending=pending
+        ),
     )

@@ -51,8 +51,13 @@ def _answer_once(deps: SlackDeps, client: WebClient, event: dict) -> None:
     if not all(isinstance(event.get(k), str) and event.get(k) for k in ("user", "channel", "ts")):
         return  # not a message a person wrote to us
     key = f"msg:{event['channel']}:{event['ts']}"
+    thread_ts = event.get("thread_ts") or event["ts"]
     try:
-        first = deps.records.claim_event(key)
+        if deps.pending is not None:  # claimed and kept until answered, in one transaction
+            first = deps.pending.claim(key, channel_id=event["channel"], thread_ts=thread_ts,
+                                       user_id=event["user"], text=str(event.get("text") or ""))
+        else:
+            first = deps.records.claim_event(key)
     except SQLAlchemyError as exc:  # the database is down: still answer, once per process
         log.warning("database unavailable (%s); answering without records", type(exc).__name__)
         first = deps.recent.claim(key)
@@ -64,7 +69,7 @@ def _answer_once(deps: SlackDeps, client: WebClient, event: dict) -> None:
     if not first:
         return
     answer_in_thread(
-        deps, client, key=key, channel=event["channel"], thread_ts=event.get("thread_ts") or event["ts"],
+        deps, client, key=key, channel=event["channel"], thread_ts=thread_ts,
         user=event["user"], text=event.get("text", ""),
     )
 
