@@ -222,3 +222,34 @@ def test_a_malformed_scope_file_is_skipped_and_documents_still_indexed(tmp_path,
     report = sync_index(store, knowledge_copy)
     assert [name for name, _ in report.skipped] == ["out-of-scope.questions.yaml"]
     assert report.parsed_files == 1 and store.count() > 0
+
+
+@pytest.mark.parametrize("crash_after_batches", [1, 3])
+def test_a_run_that_dies_half_way_is_finished_by_the_next_one(tmp_path, knowledge_copy, crash_after_batches):
+    """A worker killed while indexing (kill -9 at start-up) left the document partly indexed; the
+    next run must see that and complete it, not take the part for the whole."""
+    complete = _store(tmp_path / "complete", knowledge_copy, CountingEmbeddings())
+    sync_index(complete, knowledge_copy)
+    want = set(complete.collection.get()["ids"])
+
+    store = _store(tmp_path / "crashed", knowledge_copy, CountingEmbeddings())
+    real_add, calls = store.vectorstore.add_texts, []
+
+    def dying_add(**kwargs):  # noqa: ANN003
+        if len(calls) == crash_after_batches:
+            raise KeyboardInterrupt("killed")  # like a kill: nothing after this point runs
+        calls.append(1)
+        return real_add(**kwargs)
+
+    store.vectorstore.add_texts = dying_add
+    with pytest.raises(KeyboardInterrupt):
+        sync_index(store, knowledge_copy)
+    assert 0 < store.count() < len(want)
+    store.vectorstore.add_texts = real_add
+
+    report = sync_index(store, knowledge_copy)
+    assert report.parsed_files >= 1
+    assert set(store.collection.get()["ids"]) == want
+    assert {m["doc_hash"] for m in _metas(store)} != {"pending"}
+    assert all(m["doc_hash"] != "pending" for m in store.collection.get(include=["metadatas"])["metadatas"])
+    assert sync_index(store, knowledge_copy).parsed_files == 0  # and then it is stable

@@ -106,6 +106,10 @@ PHRASES: dict[str, dict[str, str]] = {
         "nl": "Dit kan alleen een ketenmanager. Een beheerder van Ketenbot ({who}) kan je die rol geven.",
         "en": "Only a chain manager can do this. A Ketenbot administrator ({who}) can give you that role.",
     },
+    "no_manager": {
+        "nl": "*{chain}* heeft geen ketenmanager meer. Een beheerder kan een nieuwe aanwijzen met `/keten keten beheerder`.",
+        "en": "*{chain}* no longer has a chain manager. An administrator can appoint one with `/keten keten beheerder`.",
+    },
     "not_this_manager": {
         "nl": "Dit kan alleen de ketenmanager van *{chain}* ({who}) of een beheerder.",
         "en": "Only the chain manager of *{chain}* ({who}) or an administrator can do this.",

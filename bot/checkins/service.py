@@ -369,7 +369,13 @@ class CheckinService:
             return None
         if user == chain["manager_id"] and self.store.has_role(user, MANAGER):  # a demoted manager: no
             return None
-        return Reply(say("not_this_manager", language, chain=chain["name"], who=f"<@{chain['manager_id']}>"))
+        manager = chain["manager_id"]
+        if manager == ERASED:  # the manager asked to be forgotten: an administrator appoints a new one
+            return Reply(say("no_manager", language, chain=chain["name"]))
+        return Reply(say("not_this_manager", language, chain=chain["name"], who=f"<@{manager}>"))
+
+
+ERASED = "erased"  # bot.privacy.places.ERASED: put in place of a forgotten person's id
 
 
 def _describe(rule, language: str) -> str:  # noqa: ANN001 - a when.Weekly

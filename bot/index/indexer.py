@@ -62,6 +62,9 @@ class IndexReport:
         return bool(self.chunks_added or self.chunks_removed or self.removed_files)
 
 
+PENDING = "pending"  # doc_hash of chunks added by a run that has not finished the document yet
+
+
 def knowledge_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise EmptyKnowledge(
@@ -89,12 +92,17 @@ def file_hash(path: Path) -> str:
 
 
 def _indexed_state(store: GuidanceStore) -> dict[str, tuple[str, set[str]]]:
-    """doc_path -> (doc_hash, chunk ids) as the store has it now."""
+    """doc_path -> (doc_hash, chunk ids) as the store has it now. A document whose chunks carry
+    different hashes (an indexing run died half-way, see :func:`_apply`) gets hash "", so the
+    next run indexes it again."""
     got = store.collection.get(include=["metadatas"])
     state: dict[str, tuple[str, set[str]]] = {}
     for cid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
         path = str((meta or {}).get("doc_path", ""))
-        doc_hash, ids = state.get(path, (str((meta or {}).get("doc_hash", "")), set()))
+        this_hash = str((meta or {}).get("doc_hash", ""))
+        doc_hash, ids = state.get(path, (this_hash, set()))
+        if doc_hash != this_hash:
+            doc_hash = ""
         ids.add(cid)
         state[path] = (doc_hash, ids)
     return state
@@ -168,20 +176,27 @@ def _sync_scope(
 def _apply(
     store: GuidanceStore, chunks: list[Chunk], old_ids: set[str], digest: str, report: IndexReport
 ) -> None:
+    """Make the store hold exactly ``chunks`` for their document, safely against a crash (or a
+    ``kill -9``) at any point: new chunks go in marked ``doc_hash: "pending"``, and only when all
+    are in does every chunk get the file's hash. Until then the document's chunks carry mixed
+    hashes, and the next run (this worker's or another's) indexes it again."""
     new = [c for c in chunks if c.id not in old_ids]
     kept = [c for c in chunks if c.id in old_ids]
     gone = old_ids - {c.id for c in chunks}
     if gone:
         store.collection.delete(ids=sorted(gone))
-    if kept:  # same text, new file hash: update metadata only, no re-embedding
-        store.collection.update(ids=[c.id for c in kept], metadatas=[c.metadata for c in kept])
     for start in range(0, len(new), ADD_BATCH):
         batch = new[start : start + ADD_BATCH]
         store.vectorstore.add_texts(
             texts=[c.text for c in batch],
-            metadatas=[c.metadata for c in batch],
+            metadatas=[{**c.metadata, "doc_hash": PENDING} for c in batch],
             ids=[c.id for c in batch],
         )
+    # last: every chunk of the document gets its final metadata (kept ones: no re-embedding)
+    done = kept + new
+    for start in range(0, len(done), ADD_BATCH):
+        batch = done[start : start + ADD_BATCH]
+        store.collection.update(ids=[c.id for c in batch], metadatas=[c.metadata for c in batch])
     report.chunks_added += len(new)
     report.chunks_kept += len(kept)
     report.chunks_removed += len(gone)

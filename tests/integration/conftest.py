@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -142,3 +142,48 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         stop(proc)
+
+
+# ----------------------------------------------------------------------------- scale-out tests
+
+
+@pytest.fixture(scope="session")
+def new_database(postgres_url: str) -> Iterator:
+    """A factory of further throwaway databases on the PostgreSQL server of ``postgres_url``
+    (which skips, or fails under CI, when there is none); all are dropped at the end."""
+    import uuid
+
+    from sqlalchemy import create_engine, make_url, text
+
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")  # any database will do
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"ketenbot_test_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with admin.connect() as conn:
+        for name in made:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figures() -> Callable[[str], None]:
+    """Add a line to the "integration figures" section printed at the end of the run (also
+    under ``-q``), for counts and timings a reader of the CI log should see."""
+    return _FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's TerminalReporter
+    if _FIGURES:
+        terminalreporter.section("integration figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
