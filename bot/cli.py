@@ -135,6 +135,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.slack.deps import SlackDeps
     from bot.slack.pending import PendingSweep
 
+    if settings.failpoints:  # fault tests only: this process kills itself at the named steps
+        from bot.ops import failpoints
+
+        failpoints.arm(settings.failpoints)
+        print(f"ketenbot: FAILPOINTS armed: {settings.failpoints}", file=sys.stderr)
     problem = _slack_problem(make_client(settings), settings.slack_api_url)
     if problem:  # before loading anything: a wrong token or no route to Slack is said at once
         print(f"ketenbot: {problem}", file=sys.stderr)

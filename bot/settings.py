@@ -59,6 +59,7 @@ class Settings:
     retention_days: int = 730  # records older than this are purged by the due-work runner; 0: never
     log_format: str = "json"  # "json": one object per line, no message text; "text": for people
     due_interval_s: int = 60  # how often each worker runs due work (planned rounds, reminders, purge)
+    failpoints: str = ""  # tests only: bot.ops.failpoints names where this process kills itself
 
     def __repr__(self) -> str:  # never show secrets, even in a traceback
         shown = {
@@ -83,6 +84,7 @@ class Settings:
             "retention_days": self.retention_days,
             "log_format": self.log_format,
             "due_interval_s": self.due_interval_s,
+            "failpoints": self.failpoints,
         }
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
@@ -234,6 +236,15 @@ def load_settings(
         )
         due_interval = "60"
 
+    failpoints_setting = get("FAILPOINTS")
+    if failpoints_setting:
+        from bot.ops.failpoints import POINTS
+
+        unknown = {n.strip() for n in failpoints_setting.split(",") if n.strip()} - POINTS
+        if unknown:
+            errors.append(f"FAILPOINTS (for tests only) knows {', '.join(sorted(POINTS))}; "
+                          f"not: {', '.join(sorted(unknown))}.")
+
     if errors:
         raise SettingsError("Invalid configuration:\n- " + "\n- ".join(errors))
     return Settings(
@@ -258,6 +269,7 @@ def load_settings(
         retention_days=int(retention),
         log_format=log_format,
         due_interval_s=int(due_interval),
+        failpoints=failpoints_setting,
     )
 
 

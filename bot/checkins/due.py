@@ -21,6 +21,7 @@ from bot.checkins import forms
 from bot.checkins.messages import announce_text, closes_token
 from bot.checkins.store import Checkins
 from bot.checkins.when import Weekly, is_dutch_holiday, next_weekly, next_working_moment
+from bot.ops import failpoints
 
 log = logging.getLogger(__name__)
 
@@ -302,6 +303,8 @@ def _deliver(
     finish bookkeeping that runner may not have finished."""
     report.last_was_old = False
     claim = store.claim_delivery(key, now)
+    if claim is not None:
+        failpoints.hit("delivery-claimed")
     if claim is None:  # sent already (its bookkeeping may still be missing) or being sent now
         done = store.delivery(key)
         if done and done.get("sent_at"):
@@ -318,6 +321,7 @@ def _deliver(
         report.failed += 1
         report.errors.append(type(exc).__name__)
         return None
+    failpoints.hit("delivery-posted")
     store.delivered(key, ts, now)
     return ts
 

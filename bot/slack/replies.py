@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.answering.phrases import phrase
 from bot.llm.prompts import Turn
-from bot.ops import metrics
+from bot.ops import failpoints, metrics
 from bot.retrieval.text import detect_language
 from bot.slack.blocks import answer_blocks, answer_fallback_text, working_blocks
 from bot.slack.deps import SlackDeps
@@ -103,6 +103,7 @@ def answer_in_thread(
         )
         if live is not None:
             live.withdraw()
+    failpoints.hit("answer-posted")
     _done(deps, key)
     metrics.observe_answer(answer, time.monotonic() - started)
     log.info("answered", extra={"answer_id": answer_id, "answered": answer.answered,

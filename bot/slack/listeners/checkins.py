@@ -15,6 +15,7 @@ from bot.checkins import forms
 from bot.checkins.messages import closes_token, say
 from bot.checkins.model import DIMENSIONS
 from bot.checkins.store import CheckinError
+from bot.ops import failpoints
 from bot.slack.deps import SlackDeps
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ def register(app: App, deps: SlackDeps) -> None:
         now = deps.clock()
         try:
             store.save_response(round_id, user, response, now)
+            failpoints.hit("form-saved")
         except CheckinError as exc:  # closed, or not invited: told so in the form, nothing changed
             message = forms.closed_error(language) if exc.code == "closed" else say("not_invited", language)
             ack(response_action="errors", errors={FIRST_BLOCK: message})

@@ -8,6 +8,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.ops import failpoints
 from bot.slack.deps import SlackDeps
 from bot.slack.listeners.reports import home_view_for
 from bot.slack.replies import answer_in_thread
@@ -68,6 +69,7 @@ def _answer_once(deps: SlackDeps, client: WebClient, event: dict) -> None:
             _flush_outbox(deps)
     if not first:
         return
+    failpoints.hit("question-claimed")
     answer_in_thread(
         deps, client, key=key, channel=event["channel"], thread_ts=thread_ts,
         user=event["user"], text=event.get("text", ""),
