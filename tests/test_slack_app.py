@@ -213,6 +213,19 @@ def test_ask_a_human_without_and_with_a_handoff_channel(fake, core, records):
             assert "<!channel>" not in posts[0].args["text"] and "&lt;!channel&gt;" in posts[0].args["text"]
 
 
+def test_one_click_on_ask_a_human_delivered_twice_posts_once(fake, core, records):
+    """A load balancer may hand the same interaction to two workers (or Slack resend it)."""
+    app = _app(fake, core, records, handoff="C0HANDOFF")
+    answer_id = records.save_answer(core.answerer.answer("Hoe bouw je vertrouwen op?"),
+                                    user_id="U1", channel_id="C1", thread_ts=None)
+    click = _click(fake, ids.ANSWER_ASK_HUMAN, answer_id, user="U1")
+    _interaction(app, click)
+    _interaction(app, click)
+    fake.wait_for_calls(RESPONSE, 2, timeout=10)
+    posts = [c for c in fake.calls("chat.postMessage") if c.args.get("channel") == "C0HANDOFF"]
+    assert len(posts) == 1
+
+
 def test_opening_the_app_home_publishes_it(app, fake):
     _event(app, {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home",
                  "event_ts": "1700000700.000100"}, event_id="EvHome")

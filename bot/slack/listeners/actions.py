@@ -81,13 +81,19 @@ def register(app: App, deps: SlackDeps) -> None:
             return
         where = f"<#{row['channel_id']}>" if row["channel_id"].startswith(("C", "G")) else "een DM"
         clicked_at = body["actions"][0].get("action_ts", "")
-        post_once(
-            client,
-            key=f"handoff:{answer_id}:{user}:{clicked_at}",
-            channel=deps.handoff_channel,
-            text=f"<@{user}> vraagt om een mens bij een antwoord van Ketenbot in {where}: "
-            f"„{escape(row['question'])}”",
-        )
+        key = f"handoff:{answer_id}:{user}:{clicked_at}"
+        try:  # one click delivered to two workers: one post
+            first = deps.records.claim_event(key)
+        except SQLAlchemyError:
+            first = True  # better a second post than none
+        if first:
+            post_once(
+                client,
+                key=key,
+                channel=deps.handoff_channel,
+                text=f"<@{user}> vraagt om een mens bij een antwoord van Ketenbot in {where}: "
+                f"„{escape(row['question'])}”",
+            )
         respond(text=t["handoff_done"], response_type="ephemeral", replace_original=False)
 
     @app.action(ids.ANSWER_SHARE)
