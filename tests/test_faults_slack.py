@@ -356,18 +356,6 @@ def test_a_post_slack_stores_after_the_lookup_is_not_sent_twice(plain):
     assert _posted(fake)["late"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/slack/app.py create_app hands Bolt a GatedWebClient, but Bolt (App._init_context, since 1.15) "
-        "builds a plain WebClient for every request, copying token, base_url, timeout and retry_handlers "
-        "only: listeners never call GatedWebClient.api_call, so their calls skip gate.wait() and go into a "
-        "Retry-After window another call opened (only their own 429 retry waits, through the shared "
-        "handler). At Slack each such call is one more 429 and uses up one of the 6 retries. Fix: a global "
-        "middleware in create_app that sets context['client'] to a GatedWebClient sharing the app's gate "
-        "(same token, base_url, timeout, retry_handlers)."
-    ),
-)
 def test_answer_listeners_wait_for_a_window_another_call_opened(tmp_path):
     with FakeSlack() as fake:
         app = app_against(fake, StubAnswerer(), sqlite_records(tmp_path))

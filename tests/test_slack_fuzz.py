@@ -25,9 +25,9 @@ For every example:
 * a person who wrote to the bot hears back: the answer in the thread, a response_url call for
   every slash command and button, a modal opened, or the form's own errors.
 
-Inputs that hit a known bug are kept out of the strategies and pinned, one by one, by the
-``xfail(strict=True)`` tests at the end of this file: when a bug is fixed its test starts to
-pass, fails as XPASS, and the strategy can be widened.
+Inputs that hit a bug when this file was written are pinned, one by one, by the tests at the end
+of this file ("found by fuzzing"); they were strict xfails until the bugs were fixed, and the
+strategies still leave those inputs to the pinned tests.
 """
 
 from __future__ import annotations
@@ -473,7 +473,7 @@ def events(draw):  # noqa: ANN001, ANN201
             "channel": pick(st.sampled_from(CHANNELS), empty=True),
             # mostly a new message; sometimes one from a small pool, so Slack's retries come up too
             "ts": pick(st.sampled_from(["FRESH"] * 3 + ["POOL"]).flatmap(fresh_or_pool), empty=True),
-            # a text of another type, or a thread_ts of another type, crashes: see the xfail tests below
+            # a text or thread_ts of another type: see the pinned tests at the end
             # any text, lone surrogates too: the answering core cleans the question before it is stored
             "text": draw(
                 st.one_of(
@@ -501,7 +501,7 @@ def events(draw):  # noqa: ANN001, ANN201
                 )
             ),
         }
-        if kind == "message":  # an unhashable subtype crashes: see the xfail tests below
+        if kind == "message":  # an unhashable subtype: see the pinned tests at the end
             fields["subtype"] = draw(
                 st.one_of(
                     st.just(MISSING),
@@ -888,6 +888,11 @@ def test_fuzzed_buttons_always_answer_the_person_and_write_only_real_votes(world
         writes: dict[str, tuple[int, int]] = {}
         if action_id in (ids.ANSWER_FEEDBACK_UP, ids.ANSWER_FEEDBACK_DOWN) and exists:
             writes = {} if world.voted(value, user) else {"feedback": (1, 1)}
+        handoff_new = True
+        if action_id == ids.ANSWER_ASK_HUMAN and exists and action.get("action_ts"):
+            # the click is claimed, so two workers post it once; the same click again posts nothing
+            handoff_new = not _claimed(world, f"handoff:{value}:{user}:{action['action_ts']}")
+            writes = {"processed_events": (1, 1)} if handoff_new else {}
         in_round = value == world.round_id and user in world.participants
         given_ = world.store.response_of(world.round_id, user) if in_round else None
         if action_id == forms.SKIP_ACTION and in_round and given_ is None:
@@ -918,7 +923,7 @@ def test_fuzzed_buttons_always_answer_the_person_and_write_only_real_votes(world
             replied(world, responses, f"{action_id} {value!r:.60}")
             assert opens == []
         handoffs = only(out.calls, "chat.postMessage", channel=HANDOFF)
-        assert len(handoffs) == (1 if action_id == ids.ANSWER_ASK_HUMAN and exists else 0)
+        assert len(handoffs) == (1 if action_id == ids.ANSWER_ASK_HUMAN and exists and handoff_new else 0)
         seen["writes"] += bool(out.delta)
 
     run()
@@ -1222,7 +1227,7 @@ CONTENT_TYPES = [
     "application/json; charset=latin-1",
     None,
 ]
-# Slack-shaped types whose garbage content Bolt itself reads without raising (others: the xfail tests below)
+# Slack-shaped types whose garbage content Bolt itself reads without raising (others: pinned tests below)
 GARBAGE_TYPES = [
     "event_callback",
     "app_rate_limited",
@@ -1367,27 +1372,13 @@ def test_forged_copies_of_real_requests_are_refused_and_change_nothing(world, ca
     assert now["payloads"] >= 120 and now["crashes"] == 0 and now["writes"] == 0 and now["replies"] == 0
 
 
-CHAIN_NAME_UNESCAPED = (
-    "bot/checkins/service.py puts the chain name into its replies unescaped (say(..., chain=chain['name']) "
-    "in chain(), checkin(), _start(), _status(), tips() ...): a name typed with <!channel>, "
-    "<!subteam^...>, a <link|label> or mrkdwn comes back live in the reply (ephemeral, so no one else is "
-    "notified), while announce_text, the DMs and the reports escape it. Fix: escape(chain['name']) where "
-    "the service formats a reply."
-)
 
 
 @pytest.mark.parametrize(
     "user, command_text",
     [
         (ADMIN, "rapport <!here> <!channel>"),
-        pytest.param(
-            MANAGER,
-            "keten registreer <!channel> en <!subteam^S0TEAM|@team>",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=CHAIN_NAME_UNESCAPED,
-            ),
-        ),
+        (MANAGER, "keten registreer <!channel> en <!subteam^S0TEAM|@team>"),
         (MANAGER, "rapport <!everyone>"),
         (MEMBERS[0], "vraag <!channel> wat doen we met <!here>?"),
         (ADMIN, "rol ketenmanager <!channel>"),
@@ -1421,10 +1412,19 @@ def test_mass_mentions_typed_into_a_command_come_back_quoted_never_live(world, c
         assert "<!" not in shown  # not repeated at all
 
 
-# --------------------------------------------------------------------------------------------- known bugs
+# ------------------------------------------------------------------------------------ found by fuzzing
 #
 # Each test below sends one payload the strategies above leave out, and asserts what should happen.
-# They fail today (xfail, strict): the reason names the place in the bot and the fix.
+# Each was a strict xfail naming a bug (surrogates, wrong types, unescaped chain names, Bolt's
+# matchers on bodies of the wrong shape, uncaught Slack errors); all are fixed.
+
+
+def _claimed(world: World, key: str) -> bool:
+    from bot.records.schema import processed_events
+
+    with world.records.engine.connect() as conn:
+        found = conn.execute(select(processed_events.c.event_id).where(processed_events.c.event_id == key))
+        return found.first() is not None
 
 
 def _event_body(event: dict, event_id: str) -> bytes:
@@ -1469,15 +1469,6 @@ def _check_question(world: World, caplog, event: dict, thread: str | None = None
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/slack/replies.py answer_in_thread: post_once raises SlackApiError for a plain Slack error "
-        "(is_archived, not_in_channel, channel_not_found) and nothing catches it; Bolt logs 'Failed to run "
-        "listener function' with a traceback, the stored answer is never delivered. Fix: catch "
-        "(SlackApiError, PostFailed) around both post_once calls and log a warning."
-    ),
-)
 def test_a_question_in_a_channel_archived_since_is_not_a_traceback(world, caplog):
     world.fake.add_channel("C0ARCHIVE", name="oud", is_archived=True)
     event = _mention("1700200001.000100", channel="C0ARCHIVE")
@@ -1528,19 +1519,6 @@ def _surrogate_payload(world: World, where: str) -> tuple[dict, dict[str, tuple[
     return payload, {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Lone surrogates (JSON '\\ud800': valid JSON, not encodable as UTF-8) in interaction payloads "
-        "reach the database driver, which raises UnicodeEncodeError (not an SQLAlchemyError, so no handler "
-        "catches it): bot/slack/listeners/checkins.py on_submit (store.save_response; forms.clean_text "
-        "drops category Cc, not Cs) and actions.py on_reason (records.save_feedback) raise before ack() -> "
-        "HTTP 500; button values (actions.py get_answer/save_feedback, checkins.py store.round) raise "
-        "after ack -> traceback, no reply. Same for user/channel ids in events. Fix: one Bolt middleware "
-        "in create_app that replaces lone surrogates in the parsed body (s.encode('utf-8', "
-        "'replace').decode()), or have clean_text drop 'Cs' and catch UnicodeError next to SQLAlchemyError."
-    ),
-)
 @pytest.mark.parametrize("where", ["checkin-text", "reason-text", "button-value"])
 def test_a_lone_surrogate_in_a_form_or_button_is_answered_not_a_crash(world, caplog, where):
     payload, writes = _surrogate_payload(world, where)
@@ -1557,41 +1535,14 @@ def test_a_lone_surrogate_in_a_form_or_button_is_answered_not_a_crash(world, cap
         replied(world, [c for c in out.calls if c.method == RESPONSE], "share with a surrogate")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/slack/listeners/events.py _answer_once checks user, channel and ts are strings but passes "
-        "event['text'] on as it is: a number or object makes strip_mentions raise TypeError, logged as "
-        "'answering failed' with a traceback (the person gets the apology). Fix: treat a text that is not a "
-        "str as empty."
-    ),
-)
 def test_a_mention_whose_text_is_not_a_string_is_answered_without_a_traceback(world, caplog):
     _check_question(world, caplog, _mention("1700200003.000100", text={"type": "rich_text"}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/slack/listeners/events.py _answer_once: thread_ts is not checked (event.get('thread_ts') or "
-        "event['ts']); a number is posted as thread_ts, Slack answers invalid_thread_ts and the "
-        "SlackApiError escapes (traceback), after the answer was stored: no reply. Fix: use thread_ts only "
-        "when it is a str "
-        "that looks like a ts, else the message's own ts."
-    ),
-)
 def test_a_mention_with_a_thread_ts_that_is_not_a_string_is_answered_in_its_own_thread(world, caplog):
     _check_question(world, caplog, _mention("1700200004.000100", thread_ts=1700200000))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/slack/listeners/events.py on_message: `event.get('subtype') not in _HUMAN_SUBTYPES` raises "
-        "TypeError (unhashable) for a list or object subtype; Bolt logs a traceback. Fix: "
-        "`isinstance(subtype, str | None)` first."
-    ),
-)
 def test_a_message_with_an_unhashable_subtype_is_ignored_quietly(world, caplog):
     event = {
         "type": "message",
@@ -1607,14 +1558,6 @@ def test_a_message_with_an_unhashable_subtype_is_ignored_quietly(world, caplog):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/slack/listeners/events.py _bots_thread: event['channel'] raises KeyError for a message with a "
-        "thread_ts but no channel (only SQLAlchemyError is caught); Bolt logs a traceback. Fix: "
-        "event.get('channel') and return False unless both are str."
-    ),
-)
 def test_a_thread_message_without_a_channel_is_ignored_quietly(world, caplog):
     event = {
         "type": "message",
@@ -1633,14 +1576,6 @@ def test_a_thread_message_without_a_channel_is_ignored_quietly(world, caplog):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/slack/listeners/events.py on_home: event['user'] raises KeyError when app_home_opened has no "
-        "user (and a non-str user reaches views.publish, which fails); Bolt logs a traceback. Fix: return "
-        "unless isinstance(event.get('user'), str)."
-    ),
-)
 def test_app_home_opened_without_a_user_is_ignored_quietly(world, caplog):
     event = {
         "type": "app_home_opened",
@@ -1659,15 +1594,6 @@ def test_app_home_opened_without_a_user_is_ignored_quietly(world, caplog):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/slack/listeners/actions.py _clicked: body['actions'][0]['value'] raises KeyError for a button "
-        "without a value (on_down also reads body['trigger_id'] unguarded); Bolt logs a traceback and the "
-        "person hears nothing. The check-in buttons use .get('value') or ''. Fix: the same in _clicked, and "
-        "answer 'not saved'/'gone' when there is no answer id."
-    ),
-)
 def test_a_button_without_value_gets_a_polite_reply(world, caplog):
     payload = {
         "type": "block_actions",
@@ -1688,17 +1614,6 @@ def test_a_button_without_value_gets_a_polite_reply(world, caplog):
     replied(world, [c for c in out.calls if c.method == RESPONSE], "button without value")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/slack/listeners/actions.py on_reason: json.loads(private_metadata) and "
-        "view['state']['values'][BLOCK][INPUT].get('value').strip() are unguarded: metadata that is not a "
-        "JSON object, a missing block, or a value that is not a str raise before ack(), so Bolt answers "
-        "HTTP 500 "
-        "(Slack shows 'trouble connecting'). The check-in form (checkins.on_submit) guards the same reads. "
-        "Fix: parse defensively and ack(response_action='errors', ...) or ack()."
-    ),
-)
 @pytest.mark.parametrize(
     "metadata, value",
     [("not json", "te kort"), ("[1]", "te kort"), ("{}", 42)],
@@ -1716,16 +1631,6 @@ def test_a_malformed_feedback_reason_form_is_answered_not_a_500(world, caplog, m
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/slack/listeners/checkins.py _mark_answered: (meta.get('dm') or [None, None])[:2] raises "
-        "TypeError for a 'dm' that is not a list (it catches SlackApiError, OSError, SQLAlchemyError, "
-        "ValueError only); "
-        "the answer is stored and acked, then Bolt logs a traceback. Fix: add TypeError to the except, or "
-        "check isinstance(dm, list)."
-    ),
-)
 def test_a_checkin_form_whose_dm_metadata_is_not_a_list_saves_without_a_traceback(world, caplog):
     user = MEMBERS[2]
     had = world.store.response_of(world.round_id, user)
@@ -1744,16 +1649,6 @@ def test_a_checkin_form_whose_dm_metadata_is_not_a_list_saves_without_a_tracebac
     assert out.body in (b"", b"null")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bot/slack/app.py create_app registers no error handler: when Bolt's own matchers meet a signed body "
-        "of the wrong shape (an event that is not an object, block_actions with no actions or an action "
-        "without action_id, a view without type, interactive_message without actions) they raise and Bolt "
-        "answers HTTP 500 with 'Failed to run a middleware' and a traceback at ERROR. Fix: app.error(...) "
-        "returning BoltResponse(status=400) and logging a warning for errors raised before any listener ran."
-    ),
-)
 @pytest.mark.parametrize(
     "payload",
     [

@@ -252,7 +252,11 @@ ROLE_NAMES = {
 
 
 def say(key: str, language: str, **values: object) -> str:
+    """The phrase ``key`` with ``values`` filled in. A chain's name is text someone typed: it is
+    escaped here, so ``<!channel>`` or a link in it never comes back live."""
     table = PHRASES[key]
+    if isinstance(values.get("chain"), str):
+        values["chain"] = escape(values["chain"])
     return table.get(language, table["nl"]).format(**values)
 
 

@@ -74,8 +74,9 @@ def answer_in_thread(
         metrics.record_error("answer")
         apology = phrase("failed", language)
         if live is None or not live.finish(text=apology, blocks=None):
-            post_once(client, key=key, channel=channel, thread_ts=thread_ts, text=apology,
-                      check_first=resumed)
+            if not _post(client, deps, key=key, channel=channel, thread_ts=thread_ts, text=apology,
+                         check_first=resumed):
+                return
         _done(deps, key)
         return
     row = deps.records.answer_row(answer, user_id=user, channel_id=channel, thread_ts=thread_ts)
@@ -97,10 +98,9 @@ def answer_in_thread(
     if live is None or not live.finish(**message):
         # no language model, or the in-place message could not be updated: a message of its own
         post_key = key if live is None else f"{key}:answer"
-        post_once(
-            client, key=post_key, channel=channel, thread_ts=thread_ts, unfurl_links=False,
-            unfurl_media=False, check_first=resumed, **message,
-        )
+        if not _post(client, deps, key=post_key, done_key=key, channel=channel, thread_ts=thread_ts,
+                     unfurl_links=False, unfurl_media=False, check_first=resumed, **message):
+            return
         if live is not None:
             live.withdraw()
     failpoints.hit("answer-posted")
@@ -108,6 +108,25 @@ def answer_in_thread(
     metrics.observe_answer(answer, time.monotonic() - started)
     log.info("answered", extra={"answer_id": answer_id, "answered": answer.answered,
                                 "ai": bool(answer.ai_text)})
+
+
+def _post(client: WebClient, deps: SlackDeps, *, key: str, done_key: str | None = None, **kwargs) -> bool:
+    """``post_once``; False when it did not get through. Slack refusing the post for good
+    (``is_archived``, ``not_in_channel``, ``channel_not_found``...) ends the question: retrying
+    cannot help. Not knowing (``PostFailed``: Slack down) leaves it pending, for the sweep."""
+    try:
+        post_once(client, key=key, **kwargs)
+        return True
+    except PostFailed:
+        metrics.record_error("answer_post")
+        log.warning("answer not delivered yet; a sweep tries again")
+        return False
+    except (SlackApiError, OSError) as exc:
+        metrics.record_error("answer_post")
+        error = exc.response.get("error", "") if isinstance(exc, SlackApiError) else type(exc).__name__
+        log.warning("answer not delivered: Slack refused it (%s)", error)
+        _done(deps, done_key or key)
+        return False
 
 
 def answer_id_for(key: str) -> str:

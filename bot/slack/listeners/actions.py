@@ -27,6 +27,9 @@ def register(app: App, deps: SlackDeps) -> None:
     def on_up(ack: Ack, body: dict, respond: Respond) -> None:
         ack()
         answer_id, user = _clicked(body)
+        if not (answer_id and user):
+            _gone(respond)
+            return
         try:
             language = _language(deps, answer_id)
             deps.records.save_feedback(answer_id, user, helpful=True)
@@ -39,25 +42,29 @@ def register(app: App, deps: SlackDeps) -> None:
     def on_down(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
         ack()
         answer_id, user = _clicked(body)
+        if not (answer_id and user):
+            _gone(respond)
+            return
         try:
             deps.records.save_feedback(answer_id, user, helpful=False)
             language = _language(deps, answer_id)
         except SQLAlchemyError as exc:
             _not_saved(respond, exc)
             return
-        view = feedback_reason_view(answer_id, language)
-        client.views_open(trigger_id=body["trigger_id"], view=view.to_dict())
+        trigger = body.get("trigger_id")
+        if isinstance(trigger, str) and trigger:  # the 👎 is saved; the reason form is a courtesy
+            client.views_open(trigger_id=trigger, view=feedback_reason_view(answer_id, language).to_dict())
 
     @app.view(ids.FEEDBACK_REASON_VIEW)
     def on_reason(ack: Ack, body: dict, view: dict) -> None:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        value = view["state"]["values"][ids.FEEDBACK_REASON_BLOCK][ids.FEEDBACK_REASON_INPUT].get("value")
-        reason = (value or "").strip()[:MAX_REASON_CHARS] or None
-        if meta.get("answer_id") and reason:
+        meta = _meta(view)
+        field = _dig(view, "state", "values", ids.FEEDBACK_REASON_BLOCK, ids.FEEDBACK_REASON_INPUT)
+        value = field.get("value") if isinstance(field, dict) else None
+        reason = (value if isinstance(value, str) else "").strip()[:MAX_REASON_CHARS] or None
+        answer_id, user = meta.get("answer_id"), _dig(body, "user", "id")
+        if isinstance(answer_id, str) and answer_id and isinstance(user, str) and reason:
             try:
-                deps.records.save_feedback(
-                    meta["answer_id"], body["user"]["id"], helpful=False, reason=reason
-                )
+                deps.records.save_feedback(answer_id, user, helpful=False, reason=reason)
             except SQLAlchemyError as exc:  # keep the modal open with the text in it: nothing is lost
                 log.warning("feedback reason not stored (%s)", type(exc).__name__)
                 language = meta.get("language") if meta.get("language") in ("nl", "en") else "nl"
@@ -70,6 +77,9 @@ def register(app: App, deps: SlackDeps) -> None:
     def on_human(ack: Ack, body: dict, client: WebClient, respond: Respond) -> None:
         ack()
         answer_id, user = _clicked(body)
+        if not (answer_id and user):
+            _gone(respond)
+            return
         try:
             row = deps.records.get_answer(answer_id)
         except SQLAlchemyError as exc:
@@ -80,12 +90,14 @@ def register(app: App, deps: SlackDeps) -> None:
             respond(text=t["no_handoff"], response_type="ephemeral", replace_original=False)
             return
         where = f"<#{row['channel_id']}>" if row["channel_id"].startswith(("C", "G")) else "een DM"
-        clicked_at = body["actions"][0].get("action_ts", "")
-        key = f"handoff:{answer_id}:{user}:{clicked_at}"
-        try:  # one click delivered to two workers: one post
-            first = deps.records.claim_event(key)
-        except SQLAlchemyError:
-            first = True  # better a second post than none
+        clicked_at = body["actions"][0].get("action_ts")
+        key = f"handoff:{answer_id}:{user}:{clicked_at or ''}"
+        first = True
+        if isinstance(clicked_at, str) and clicked_at:  # one click delivered to two workers: one post
+            try:
+                first = deps.records.claim_event(key)
+            except SQLAlchemyError:
+                first = True  # better a second post than none
         if first:
             post_once(
                 client,
@@ -100,6 +112,9 @@ def register(app: App, deps: SlackDeps) -> None:
     def on_share(ack: Ack, body: dict, respond: Respond) -> None:
         ack()
         answer_id, _user = _clicked(body)
+        if not answer_id:
+            _gone(respond)
+            return
         try:
             row = deps.records.get_answer(answer_id)
         except SQLAlchemyError as exc:
@@ -123,8 +138,31 @@ def _not_saved(respond: Respond, exc: Exception) -> None:
             response_type="ephemeral", replace_original=False)
 
 
+def _gone(respond: Respond) -> None:
+    respond(text=labels("nl")["gone"] + "\n_" + labels("en")["gone"] + "_",
+            response_type="ephemeral", replace_original=False)
+
+
 def _clicked(body: dict) -> tuple[str, str]:
-    return body["actions"][0]["value"], body["user"]["id"]
+    """(answer id, user) of a click; "" for what is missing or not text."""
+    actions = body.get("actions")
+    action = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    value, user = action.get("value"), _dig(body, "user", "id")
+    return (value if isinstance(value, str) else ""), (user if isinstance(user, str) else "")
+
+
+def _dig(data: object, *keys: str) -> object:
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def _meta(view: dict) -> dict:
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except (ValueError, TypeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _language(deps: SlackDeps, answer_id: str) -> str:

@@ -146,5 +146,5 @@ def _mark_answered(client: WebClient, store, view: dict, round_id: str, language
         client.chat_update(
             channel=channel, ts=ts, text=forms.saved_text(language), blocks=[b.to_dict() for b in blocks]
         )
-    except (SlackApiError, OSError, SQLAlchemyError, ValueError) as exc:
+    except (SlackApiError, OSError, SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
         log.info("DM not updated (%s)", type(exc).__name__)

@@ -27,7 +27,8 @@ def register(app: App, deps: SlackDeps) -> None:
 
     @app.event("message")
     def on_message(event: dict, client: WebClient) -> None:
-        if event.get("subtype") not in _HUMAN_SUBTYPES or event.get("bot_id"):
+        subtype = event.get("subtype")
+        if not isinstance(subtype, str | None) or subtype not in _HUMAN_SUBTYPES or event.get("bot_id"):
             return
         if event.get("channel_type") == "im":
             _answer_once(deps, client, event)
@@ -37,8 +38,8 @@ def register(app: App, deps: SlackDeps) -> None:
 
     @app.event("app_home_opened")
     def on_home(event: dict, client: WebClient) -> None:
-        if event.get("tab") == "home":
-            user = event["user"]
+        user = event.get("user")
+        if event.get("tab") == "home" and isinstance(user, str) and user:
             if deps.reports is None:
                 view = home_view()
             else:
@@ -52,11 +53,15 @@ def _answer_once(deps: SlackDeps, client: WebClient, event: dict) -> None:
     if not all(isinstance(event.get(k), str) and event.get(k) for k in ("user", "channel", "ts")):
         return  # not a message a person wrote to us
     key = f"msg:{event['channel']}:{event['ts']}"
-    thread_ts = event.get("thread_ts") or event["ts"]
+    thread_ts = event.get("thread_ts")
+    if not isinstance(thread_ts, str) or not thread_ts:
+        thread_ts = event["ts"]  # no thread (or not a usable one): answer under the message itself
+    text = event.get("text")
+    text = text if isinstance(text, str) else ""
     try:
         if deps.pending is not None:  # claimed and kept until answered, in one transaction
             first = deps.pending.claim(key, channel_id=event["channel"], thread_ts=thread_ts,
-                                       user_id=event["user"], text=str(event.get("text") or ""))
+                                       user_id=event["user"], text=text)
         else:
             first = deps.records.claim_event(key)
     except SQLAlchemyError as exc:  # the database is down: still answer, once per process
@@ -72,13 +77,16 @@ def _answer_once(deps: SlackDeps, client: WebClient, event: dict) -> None:
     failpoints.hit("question-claimed")
     answer_in_thread(
         deps, client, key=key, channel=event["channel"], thread_ts=thread_ts,
-        user=event["user"], text=event.get("text", ""),
+        user=event["user"], text=text,
     )
 
 
 def _bots_thread(deps: SlackDeps, event: dict) -> bool:
+    channel, thread_ts = event.get("channel"), event.get("thread_ts")
+    if not (isinstance(channel, str) and isinstance(thread_ts, str)):
+        return False
     try:
-        return deps.records.has_answer_in_thread(event["channel"], event["thread_ts"])
+        return deps.records.has_answer_in_thread(channel, thread_ts)
     except SQLAlchemyError:  # cannot tell whose thread it is: stay out of it
         return False
 
