@@ -889,9 +889,10 @@ def test_fuzzed_buttons_always_answer_the_person_and_write_only_real_votes(world
         if action_id in (ids.ANSWER_FEEDBACK_UP, ids.ANSWER_FEEDBACK_DOWN) and exists:
             writes = {} if world.voted(value, user) else {"feedback": (1, 1)}
         handoff_new = True
-        if action_id == ids.ANSWER_ASK_HUMAN and exists and action.get("action_ts"):
+        clicked_at = action.get("action_ts")
+        if action_id == ids.ANSWER_ASK_HUMAN and exists and isinstance(clicked_at, str) and clicked_at:
             # the click is claimed, so two workers post it once; the same click again posts nothing
-            handoff_new = not _claimed(world, f"handoff:{value}:{user}:{action['action_ts']}")
+            handoff_new = not _claimed(world, f"handoff:{value}:{user}:{clicked_at}")
             writes = {"processed_events": (1, 1)} if handoff_new else {}
         in_round = value == world.round_id and user in world.participants
         given_ = world.store.response_of(world.round_id, user) if in_round else None

@@ -74,6 +74,7 @@ def post_once(
     pause: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
     check_first: bool = False,
+    state: str = "",
     **kwargs: Any,
 ) -> str:
     """Post with ``chat.postMessage`` so that at most one message with ``key`` ends up in Slack.
@@ -83,7 +84,8 @@ def post_once(
     :class:`PostFailed` is raised. ``check_first``: an earlier sender may have posted it and
     crashed before recording that; look for it before the first attempt too.
     """
-    metadata = {"event_type": METADATA_EVENT_TYPE, "event_payload": {"key": key}}
+    payload = {"key": key, "state": state} if state else {"key": key}  # state: "working" placeholders
+    metadata = {"event_type": METADATA_EVENT_TYPE, "event_payload": payload}
     last: Exception | None = None
     for attempt in range(attempts):
         if attempt or check_first:
@@ -106,9 +108,18 @@ def post_once(
     raise PostFailed(f"chat.postMessage failed {attempts} times") from last
 
 
-def _find_posted(client: WebClient, *, channel: str, thread_ts: str | None, key: str) -> str | None:
-    """The ts of a message carrying ``key`` in the thread (or the newest channel history), if any.
-    A failing look-up counts as "not found": posting twice is better than not at all."""
+def find_post(client: WebClient, *, channel: str, thread_ts: str | None, key: str) -> dict | None:
+    """The message carrying ``key`` in the thread (or the newest channel history), if any."""
+    ts = _find_posted(client, channel=channel, thread_ts=thread_ts, key=key, whole=True)
+    return ts if isinstance(ts, dict) else None
+
+
+def _find_posted(
+    client: WebClient, *, channel: str, thread_ts: str | None, key: str, whole: bool = False
+) -> Any:
+    """The ts of a message carrying ``key`` in the thread (or the newest channel history), if any
+    (``whole``: the message itself). A failing look-up counts as "not found": posting twice is
+    better than not at all."""
     cursor = None
     try:
         for _ in range(_LOOKUP_PAGES):
@@ -125,7 +136,7 @@ def _find_posted(client: WebClient, *, channel: str, thread_ts: str | None, key:
                 meta = message.get("metadata") or {}
                 payload = meta.get("event_payload") or {}
                 if meta.get("event_type") == METADATA_EVENT_TYPE and payload.get("key") == key:
-                    return str(message.get("ts"))
+                    return message if whole else str(message.get("ts"))
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None

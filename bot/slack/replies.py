@@ -17,7 +17,7 @@ from bot.ops import failpoints, metrics
 from bot.retrieval.text import detect_language
 from bot.slack.blocks import answer_blocks, answer_fallback_text, working_blocks
 from bot.slack.deps import SlackDeps
-from bot.slack.posting import METADATA_EVENT_TYPE, PostFailed, post_once
+from bot.slack.posting import METADATA_EVENT_TYPE, PostFailed, find_post, post_once
 from bot.slack.text import FALLBACK_LIMIT, escape, unescape
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ def answer_in_thread(
     finish (``bot.records.pending``); whatever it did post is looked for first, and the stored
     answer keeps the id derived from ``key``, so nothing is posted or stored twice."""
     started = time.monotonic()
+    if resumed and _already_answered(client, channel=channel, thread_ts=thread_ts, key=key):
+        _done(deps, key)  # the worker that died had posted the answer: nothing to add
+        return
     try:  # a visible "working on it"; cosmetic, so any failure is ignored
         client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status="is typing…")
     except (SlackApiError, OSError) as exc:
@@ -129,6 +132,16 @@ def _post(client: WebClient, deps: SlackDeps, *, key: str, done_key: str | None 
         return False
 
 
+def _already_answered(client: WebClient, *, channel: str, thread_ts: str, key: str) -> bool:
+    """Is the finished answer to ``key`` in Slack? A placeholder still "working" does not count:
+    that answer is written again, in place."""
+    for post_key in (key, f"{key}:answer"):
+        found = find_post(client, channel=channel, thread_ts=thread_ts, key=post_key)
+        if found and ((found.get("metadata") or {}).get("event_payload") or {}).get("state") != "working":
+            return True
+    return False
+
+
 def answer_id_for(key: str) -> str:
     """The stored answer's id for the question ``key`` ("msg:<channel>:<ts>")."""
     return str(uuid.uuid5(_ANSWER_IDS, key))
@@ -170,6 +183,7 @@ class InPlace:
                 self.client, key=self.key, channel=self.channel, thread_ts=self.thread_ts,
                 text=phrase("working", self.language),
                 blocks=[b.to_dict() for b in working_blocks(self.language)], check_first=self.check_first,
+                state="working",
             ) or None
         except (SlackApiError, OSError, PostFailed) as exc:  # the answer will get its own message
             log.warning("no placeholder posted (%s)", type(exc).__name__)
@@ -181,11 +195,11 @@ class InPlace:
         self._last = self.clock()
         blocks = [b.to_dict() for b in working_blocks(self.language, text, self.model)]
         fallback = escape(f"{phrase('working', self.language)} {text}")[:FALLBACK_LIMIT]
-        self._update(text=fallback, blocks=blocks)
+        self._update(text=fallback, blocks=blocks, state="working")
 
     def finish(self, *, text: str, blocks: list[dict] | None) -> bool:
         """Replace the placeholder with the final message; False when there is none or it failed."""
-        return self.ts is not None and self._update(text=text, blocks=blocks or [])
+        return self.ts is not None and self._update(text=text, blocks=blocks or [], state="done")
 
     def withdraw(self) -> None:
         """Remove the placeholder (and any sentences shown in it) once the answer was posted as
@@ -197,11 +211,13 @@ class InPlace:
         except (SlackApiError, OSError) as exc:
             log.warning("placeholder not removed (%s)", type(exc).__name__)
 
-    def _update(self, *, text: str, blocks: list[dict]) -> bool:
+    def _update(self, *, text: str, blocks: list[dict], state: str) -> bool:
         try:
             self.client.chat_update(
                 channel=self.channel, ts=self.ts, text=text, blocks=blocks,
-                metadata={"event_type": METADATA_EVENT_TYPE, "event_payload": {"key": self.key}},
+                metadata={
+                    "event_type": METADATA_EVENT_TYPE, "event_payload": {"key": self.key, "state": state}
+                },
             )
         except (SlackApiError, OSError) as exc:
             log.warning("message not updated (%s)", type(exc).__name__)

@@ -56,7 +56,7 @@ CLOCK_ENV = "KETENBOT_TEST_CLOCK_FILE"
 _DROP_PREFIXES = ("SLACK_", "CHROMA_", "LLM_", "DATABASE_", "KETENBOT_")
 _DROP_NAMES = {
     "DATA_DIR", "KNOWLEDGE_DIR", "ADMIN_USER_IDS", "DUE_INTERVAL_S", "LOG_FORMAT", "EMBEDDING_MODEL",
-    "MIN_GROUP_SIZE", "RETENTION_DAYS", "TZ",
+    "MIN_GROUP_SIZE", "RETENTION_DAYS", "TZ", "FAILPOINTS",
 }
 
 
@@ -298,6 +298,7 @@ class Workers:
         token_per_worker: bool = True,
         env: dict[str, str] | None = None,
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
+        worker_env: dict[int, dict[str, str]] | None = None,
     ):
         from tests.fakes.slack_requests import SECRET
 
@@ -336,6 +337,9 @@ class Workers:
             base["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), base.get("PYTHONPATH", "")) if p)
         base.update(env or {})
         self.env = base
+        # settings of single workers (by index) on top of ``env``, e.g. FAILPOINTS for one of them;
+        # restart(i, env=...) replaces worker i's
+        self.worker_env = {i: dict(e) for i, e in (worker_env or {}).items()}
         self._lock = threading.Lock()
         _LIVE.add(self)
 
@@ -423,7 +427,8 @@ class Workers:
     def _spawn(self, w: Worker, port: int) -> None:
         w.folder.mkdir(parents=True, exist_ok=True)
         w.data_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(self.env, DATA_DIR=str(w.data_dir), SLACK_BOT_TOKEN=self.tokens[w.index])
+        env = {**self.env, **self.worker_env.get(w.index, {}), "DATA_DIR": str(w.data_dir),
+               "SLACK_BOT_TOKEN": self.tokens[w.index]}
         w.port, w.starts, w.ready_after = port, w.starts + 1, None
         with open(w.stdout, "ab") as out, open(w.stderr, "ab") as err:
             banner = f"\n--- start {w.starts} at {datetime.now(UTC).isoformat()} on port {port}\n".encode()
@@ -470,10 +475,15 @@ class Workers:
         return self._stop(self.workers[i], sig, wait=wait, by=signal.Signals(sig).name)
 
     def restart(
-        self, i: int, *, sig: int = signal.SIGTERM, wait: bool = True, new_port: bool = False
+        self, i: int, *, sig: int = signal.SIGTERM, wait: bool = True, new_port: bool = False,
+        env: dict[str, str] | None = None,
     ) -> None:
-        """Stop worker ``i`` (if running) and start it again, on the same port unless ``new_port``."""
+        """Stop worker ``i`` (if running) and start it again, on the same port unless ``new_port``.
+        ``env``: from this start on, worker ``i``'s own settings (its ``worker_env``) are these
+        (``{}``: none of its own any more); None keeps them."""
         w = self.workers[i]
+        if env is not None:
+            self.worker_env[i] = dict(env)
         if w.alive():
             self._stop(w, sig, by=f"restart ({signal.Signals(sig).name})")
         self._spawn(w, free_port() if new_port or not w.port else w.port)
