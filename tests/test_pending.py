@@ -185,3 +185,31 @@ def test_a_mention_is_claimed_with_its_question_and_cleared_once_answered(engine
         threading.Event().wait(0.05)
     assert count(engine, pending_questions) == 0 and count(engine, answers) == 1
     assert len(posts_with_key(fake, KEY)) == 1
+
+
+def test_a_language_model_answer_left_half_written_is_finished_in_its_message(
+    core, engine, pending, clock, fake
+):
+    """The dead worker had posted the "searching…" placeholder (state working): the sweep writes
+    the answer into that message instead of posting a second one."""
+    from bot.llm.prompts import load_prompts
+    from bot.llm.writer import LlmAnswerer
+    from bot.slack.posting import post_once
+    from tests.fakes.chat_model import ScriptedChatModel
+    from tests.test_llm_answers import good_writer
+
+    question = "Hoe gaan we om met weerstand tegen de nieuwe werkwijze in de keten?"
+    assert pending.claim(KEY, channel_id=CHANNEL, thread_ts=TS, user_id="U1", text=question)
+    placeholder = post_once(fake.client(), key=KEY, channel=CHANNEL, thread_ts=TS, text="Ik zoek…",
+                            state="working")
+    writer = LlmAnswerer(core.answerer, ScriptedChatModel(default=good_writer), load_prompts(),
+                         model_name="scripted")
+    deps = SlackDeps(writer, Records(engine), pending=pending)
+    clock.now += timedelta(minutes=2)
+    assert PendingSweep(deps, fake.client(), stale_after=timedelta(seconds=90)).run_once() == 1
+    assert len(posts_with_key(fake, KEY)) == 1  # only the placeholder, never a second message
+    final = fake.wait_for_calls("chat.update", 1)[-1]
+    assert final.args["ts"] == placeholder
+    assert final.args["metadata"]["event_payload"] == {"key": KEY, "state": "done"}
+    assert Records(engine).get_answer(answer_id_for(KEY))["ai_text"]
+    assert count(engine, pending_questions) == 0
