@@ -166,6 +166,11 @@ class Answerer:
         wanted = set(index_terms(result.question, lex.decompounder))
         return wanted | set(index_terms(" ".join(result.expansion.terms), lex.decompounder))
 
+    def sentence_vectors(self, sentences: list[str]) -> dict[str, np.ndarray]:
+        """Unit vectors of ``sentences`` from the per-process cache (thread-safe)."""
+        with self._lock:
+            return self._vectors_for(sentences)
+
     def _vectors_for(self, sentences: list[str]) -> dict[str, np.ndarray]:
         """Unit vectors of ``sentences``, embedding only those not seen before (caller holds the lock)."""
         missing = list(dict.fromkeys(s for s in sentences if s not in self._vectors))

@@ -120,14 +120,14 @@ class Checkins:
     def chains_managed_by(self, user_id: str) -> list[dict]:
         with self.engine.connect() as conn:
             return [
-                _aware_row(dict(r))
+                aware_row(dict(r))
                 for r in conn.execute(select(chains).where(chains.c.manager_id == user_id)).mappings()
             ]
 
     def all_chains(self) -> list[dict]:
         with self.engine.connect() as conn:
             return [
-                _aware_row(dict(r)) for r in conn.execute(select(chains).order_by(chains.c.name)).mappings()
+                aware_row(dict(r)) for r in conn.execute(select(chains).order_by(chains.c.name)).mappings()
             ]
 
     def set_manager(self, chain_id: str, user_id: str) -> None:
@@ -197,7 +197,7 @@ class Checkins:
     def chains_due_to_open(self, now: datetime) -> list[dict]:
         with self.engine.connect() as conn:
             query = select(chains).where(chains.c.next_open_at.is_not(None), chains.c.next_open_at <= now)
-            return [_aware_row(dict(r)) for r in conn.execute(query).mappings()]
+            return [aware_row(dict(r)) for r in conn.execute(query).mappings()]
 
     # ------------------------------------------------------------------ rounds
 
@@ -243,19 +243,19 @@ class Checkins:
         return self.round(round_id)
 
     def round(self, round_id: str) -> dict | None:
-        return _aware_row(self._one(select(rounds).where(rounds.c.id == round_id)))
+        return aware_row(self._one(select(rounds).where(rounds.c.id == round_id)))
 
     def open_round_of(self, chain_id: str) -> dict | None:
         query = (
             select(rounds).join(chains, chains.c.open_round_id == rounds.c.id).where(chains.c.id == chain_id)
         )
-        return _aware_row(self._one(query))
+        return aware_row(self._one(query))
 
     def latest_round_of(self, chain_id: str) -> dict | None:
         query = (
             select(rounds).where(rounds.c.chain_id == chain_id).order_by(rounds.c.opened_at.desc()).limit(1)
         )
-        return _aware_row(self._one(query))
+        return aware_row(self._one(query))
 
     def close_by(self, round_id: str, when: datetime) -> None:
         """Bring the closing time forward to ``when`` (never later than planned)."""
@@ -534,14 +534,15 @@ class Checkins:
     def _one(self, query) -> dict | None:  # noqa: ANN001 - a SQLAlchemy select
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
-        return _aware_row(dict(row)) if row else None
+        return aware_row(dict(row)) if row else None
 
     def _many(self, query) -> list[dict]:  # noqa: ANN001 - a SQLAlchemy select
         with self.engine.connect() as conn:
-            return [_aware_row(dict(r)) for r in conn.execute(query).mappings()]
+            return [aware_row(dict(r)) for r in conn.execute(query).mappings()]
 
 
-def _aware_row(row: dict | None) -> dict | None:
+def aware_row(row: dict | None) -> dict | None:
+    """A row with every datetime made timezone-aware (see :func:`aware`)."""
     if row is None:
         return None
     return {k: aware(v) if isinstance(v, datetime) else v for k, v in row.items()}
@@ -556,4 +557,4 @@ def _response(row: dict) -> CheckinResponse:
     )
 
 
-__all__ = ["COORDINATOR", "MANAGER", "ROLES", "CheckinError", "Checkins", "RoundStatus", "aware"]
+__all__ = ["COORDINATOR", "MANAGER", "ROLES", "CheckinError", "Checkins", "RoundStatus", "aware", "aware_row"]

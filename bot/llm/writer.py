@@ -323,8 +323,7 @@ class LlmAnswerer:
         if not sentences:
             return False
         vector = np.array(self.search.embeddings.embed_query(sentence))
-        with self.base._lock:
-            vectors = self.base._vectors_for(sentences)
+        vectors = self.base.sentence_vectors(sentences)
         unit = vector / (np.linalg.norm(vector) + 1e-9)
         best = max(float(vectors[s] @ unit) for s in sentences)
         return best >= SUPPORT_DENSE

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.checkins.store import aware_row
 from bot.checkins.when import next_working_moment
 from bot.nudges.advice import choose, for_chain, library, signals_of, tip_blocks
 from bot.nudges.tips import Tip
@@ -68,7 +69,7 @@ class Nudges:
                 .mappings()
                 .first()
             )
-        return _aware(dict(row)) if row else None
+        return aware_row(dict(row)) if row else None
 
     def update(self, chain_id: str, now: datetime, **values: object) -> dict:
         self.ensure_settings(now)
@@ -81,7 +82,7 @@ class Nudges:
             nudge_settings.c.enabled.is_(True), nudge_settings.c.next_at <= now
         )
         with self.engine.connect() as conn:
-            return [_aware(dict(r)) for r in conn.execute(query).mappings()]
+            return [aware_row(dict(r)) for r in conn.execute(query).mappings()]
 
     def advance(self, chain_id: str, was: datetime, to: datetime) -> bool:
         stmt = update(nudge_settings).where(
@@ -95,7 +96,8 @@ class Nudges:
         if kind:
             query = query.where(nudges_sent.c.kind == kind)
         with self.engine.connect() as conn:
-            return [_aware(dict(r)) for r in conn.execute(query.order_by(nudges_sent.c.sent_at)).mappings()]
+            rows = conn.execute(query.order_by(nudges_sent.c.sent_at)).mappings()
+            return [aware_row(dict(r)) for r in rows]
 
     def record(self, key: str, chain_id: str, tip_id: str, kind: str, now: datetime) -> None:
         stmt = self._insert(nudges_sent).values(
@@ -112,17 +114,11 @@ class Nudges:
             rounds.c.nudge_checked_at.is_(None),
         )
         with self.engine.connect() as conn:
-            return [_aware(dict(r)) for r in conn.execute(query).mappings()]
+            return [aware_row(dict(r)) for r in conn.execute(query).mappings()]
 
     def mark_checked(self, round_id: str, now: datetime) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(rounds).where(rounds.c.id == round_id).values(nudge_checked_at=now))
-
-
-def _aware(row: dict) -> dict:
-    from bot.checkins.store import aware
-
-    return {k: aware(v) if isinstance(v, datetime) else v for k, v in row.items()}
 
 
 def rotation(tips: tuple[Tip, ...], sent_ids: list[str]) -> list[str]:

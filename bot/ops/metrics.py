@@ -112,6 +112,8 @@ class _Family:
         self._lock = threading.Lock()
         self._series: dict[tuple[str, ...], Any] = {}
         self._dropped = False
+        if not self.labelnames:  # one series, shown (as 0) from the start
+            initial = [()]
         for values in initial:
             values = tuple(str(v) for v in values)
             if len(values) != len(self.labelnames):
@@ -173,9 +175,6 @@ class Counter(_Family):
         if not name.endswith("_total"):
             raise ValueError(f"a counter's name ends in _total: {name!r}")
         super().__init__(name, documentation, labelnames, **options)
-        if not self.labelnames:
-            with self._lock:
-                self._get(())
 
     def _new(self) -> list[float]:
         return [0.0]
@@ -196,12 +195,6 @@ class Counter(_Family):
 
 class Gauge(_Family):
     type_name = "gauge"
-
-    def __init__(self, name: str, documentation: str, labelnames: Iterable[str] = (), **options: Any):
-        super().__init__(name, documentation, labelnames, **options)
-        if not self.labelnames:
-            with self._lock:
-                self._get(())
 
     def _new(self) -> list[float]:
         return [0.0]
@@ -241,9 +234,6 @@ class Histogram(_Family):
             raise ValueError(f"{name}: buckets must be distinct, increasing numbers, got {buckets!r}")
         self.bounds = (*bounds, math.inf)
         super().__init__(name, documentation, labelnames, **options)
-        if not self.labelnames:
-            with self._lock:
-                self._get(())
 
     def _reserved(self) -> tuple[str, ...]:
         return ("le",)

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, or_, select
 
-from bot.privacy.places import key_names, message_key
+from bot.privacy.places import key_names
 from bot.records.outbox import OutboxEntry
+from bot.records.pending import message_key
 from bot.records.schema import answers, deliveries, processed_events
 
 CHUNK = 500  # values per IN (...): well under every database's limit on bound parameters
@@ -80,7 +81,7 @@ def message_keys(conn: Connection, refs: MessageRefs) -> list[str]:
         )
     channels = sorted(refs.dm_channels)
     for start in range(0, len(channels), 50):
-        patterns = [f"msg:{like_escape(c)}:%" for c in channels[start : start + 50]]
+        patterns = [message_key(like_escape(c), "%") for c in channels[start : start + 50]]
         query = select(processed_events.c.event_id).where(
             or_(*(processed_events.c.event_id.like(p, escape="\\") for p in patterns))
         )

@@ -120,8 +120,3 @@ KINDS: tuple[str, ...] = (
 def key_names(key: str, user_id: str) -> bool:
     """Does this ``:``-separated key (a delivery key) name ``user_id`` as one of its parts?"""
     return bool(user_id) and user_id in key.split(":")
-
-
-def message_key(channel_id: str, ts: str) -> str:
-    """The key under which the bot claims a message it answers (``bot.slack.listeners.events``)."""
-    return f"msg:{channel_id}:{ts}"

@@ -44,6 +44,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Select, and_, delete, or_, select
 
+from bot.checkins.store import aware
 from bot.records.outbox import Outbox, OutboxEntry
 from bot.records.schema import (
     absences,
@@ -230,7 +231,7 @@ def _released_deliveries(engine: Engine, cutoff: datetime, batch: int) -> int:
                 gone.append(key)
                 continue
             closed = state[round_id]
-            if closed is not None and _aware(closed) < cutoff:
+            if closed is not None and aware(closed) < cutoff:
                 gone.append(key)
     removed = 0
     for start in range(0, len(gone), batch):
@@ -247,8 +248,5 @@ def _old_answer(entry: OutboxEntry, cutoff: datetime) -> bool:
     if entry.kind != "answer" or not entry.row:
         return False
     created = entry.row.get("created_at")
-    return isinstance(created, datetime) and _aware(created) < cutoff
+    return isinstance(created, datetime) and aware(created) < cutoff
 
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

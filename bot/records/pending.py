@@ -23,6 +23,12 @@ from bot.records.schema import pending_questions, processed_events
 MAX_ATTEMPTS = 3
 
 
+def message_key(channel_id: str, ts: str) -> str:
+    """The key under which a worker claims a message it answers (``processed_events`` and
+    ``pending_questions``), also carried in the answer's Slack metadata."""
+    return f"msg:{channel_id}:{ts}"
+
+
 @dataclass(frozen=True)
 class PendingQuestion:
     key: str

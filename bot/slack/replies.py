@@ -52,13 +52,14 @@ def answer_in_thread(
         log.debug("no status shown: %s", type(exc).__name__)
     english = deps.locales.prefers_english(client, user)
     language = "en" if english else "nl"
+    streams = getattr(deps.answerer, "streams", False)  # a language model: it reads the thread
     try:
         context = deps.records.first_question_in_thread(channel, thread_ts) or ""
-        history = [Turn(q, r) for q, r in deps.records.thread_turns(channel, thread_ts)]
+        history = [Turn(q, r) for q, r in deps.records.thread_turns(channel, thread_ts)] if streams else []
     except SQLAlchemyError:
         context, history = "", []
     live = None
-    if getattr(deps.answerer, "streams", False):
+    if streams:
         # the language the answer will be in: the asker's choice, else the question's own
         asked_in = detect_language(strip_mentions(text))
         shown_in = "en" if english or asked_in == "en" else "nl"

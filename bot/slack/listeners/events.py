@@ -9,6 +9,7 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.ops import failpoints
+from bot.records.pending import message_key
 from bot.slack.deps import SlackDeps
 from bot.slack.listeners.reports import home_view_for
 from bot.slack.replies import answer_in_thread
@@ -52,7 +53,7 @@ def _answer_once(deps: SlackDeps, client: WebClient, event: dict) -> None:
     """A mention arrives as app_mention and as message, and Slack retries: answer each message once."""
     if not all(isinstance(event.get(k), str) and event.get(k) for k in ("user", "channel", "ts")):
         return  # not a message a person wrote to us
-    key = f"msg:{event['channel']}:{event['ts']}"
+    key = message_key(event["channel"], event["ts"])
     thread_ts = event.get("thread_ts")
     if not isinstance(thread_ts, str) or not thread_ts:
         thread_ts = event["ts"]  # no thread (or not a usable one): answer under the message itself

@@ -119,14 +119,23 @@ def done_text(result, language: str) -> str:  # noqa: ANN001 - bot.privacy.erase
     return text
 
 
+def _own_click(deps: SlackDeps, body: dict, respond: Respond) -> tuple[str, dict, str]:
+    """(clicker, token, language) of a click on the erasure question; clicker "" (and the person
+    told) when the button is not theirs: only who asked may answer it."""
+    clicker, token = _clicked(body)
+    language = _language(deps, clicker, token)
+    if not clicker or token.get("u") != clicker:
+        respond(text=t("not_yours", language), response_type="ephemeral", replace_original=False)
+        return "", token, language
+    return clicker, token, language
+
+
 def register(app: App, deps: SlackDeps) -> None:
     @app.action(ids.PRIVACY_FORGET_CONFIRM)
     def on_confirm(ack: Ack, body: dict, respond: Respond) -> None:
         ack()
-        clicker, token = _clicked(body)
-        language = _language(deps, clicker, token)
-        if not clicker or token.get("u") != clicker:
-            respond(text=t("not_yours", language), response_type="ephemeral", replace_original=False)
+        clicker, token, language = _own_click(deps, body, respond)
+        if not clicker:
             return
         if deps.clock().timestamp() - _issued(token) > CONFIRM_FOR.total_seconds():
             respond(text=t("expired", language), response_type="ephemeral", replace_original=True)
@@ -142,10 +151,8 @@ def register(app: App, deps: SlackDeps) -> None:
     @app.action(ids.PRIVACY_FORGET_CANCEL)
     def on_cancel(ack: Ack, body: dict, respond: Respond) -> None:
         ack()
-        clicker, token = _clicked(body)
-        language = _language(deps, clicker, token)
-        if not clicker or token.get("u") != clicker:
-            respond(text=t("not_yours", language), response_type="ephemeral", replace_original=False)
+        clicker, _token, language = _own_click(deps, body, respond)
+        if not clicker:
             return
         respond(text=t("cancelled", language), response_type="ephemeral", replace_original=True)
 
